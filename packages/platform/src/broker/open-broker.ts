@@ -1,0 +1,16 @@
+import type { Logger } from 'pino';
+import type { Broker } from './broker.js';
+import { createMemoryBroker } from './memory-broker.js';
+import { createRedisBroker } from './redis-broker.js';
+
+export interface BrokerSettings {
+  /** `redis://…` (or `rediss://…`) for BullMQ on Redis; `memory://` for the in-process broker. */
+  url: string;
+  logger: Logger;
+  prefix?: string;
+}
+
+export function openBroker(settings: BrokerSettings): Broker {
+  if (settings.url.startsWith('memory:')) return createMemoryBroker({ logger: settings.logger });
+  return createRedisBroker({ url: settings.url, logger: settings.logger, prefix: settings.prefix });
+}

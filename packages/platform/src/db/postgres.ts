@@ -1,0 +1,161 @@
+import pg from 'pg';
+import type { Logger } from 'pino';
+import type { Database, QueryResult, Queryable, Row, TransactionOptions } from './database.js';
+
+const INT8_OID = 20;
+
+export interface PostgresOptions {
+  url: string;
+  logger: Logger;
+  /** Pool size; PostgreSQL on 2 cores saturates around 2–4 × cores busy connections. */
+  maxConnections?: number;
+  applicationName?: string;
+  /** Abort statements running longer than this (ms); 0 leaves the server default. */
+  statementTimeoutMs?: number;
+}
+
+const parseInt8 = (value: string) => Number(value);
+const types = {
+  getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
+    oid === INT8_OID
+      ? parseInt8
+      : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
+};
+
+export function createPostgresDatabase(options: PostgresOptions): Database {
+  const { logger } = options;
+  const pool = new pg.Pool({
+    connectionString: options.url,
+    max: options.maxConnections ?? 10,
+    application_name: options.applicationName,
+    statement_timeout: options.statementTimeoutMs || undefined,
+    connectionTimeoutMillis: 10_000,
+    idleTimeoutMillis: 30_000,
+    types,
+  });
+  // An idle client whose server connection drops emits here; without a handler it would crash the
+  // process. The pool replaces it on next use.
+  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+  const listeners = new Set<ListenerConnection>();
+
+  const query = async <R = Row>(text: string, params?: readonly unknown[]) => {
+    const result = await pool.query(text, params as unknown[] | undefined);
+    return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+  };
+
+  return {
+    driver: 'postgres',
+    query,
+    async exec(script) {
+      await pool.query(script);
+    },
+    async transaction<T>(work: (tx: Queryable) => Promise<T>, txOptions: TransactionOptions = {}) {
+      const client = await pool.connect();
+      let broken: Error | undefined;
+      try {
+        await client.query(txOptions.isolation ? `BEGIN ISOLATION LEVEL ${txOptions.isolation}` : 'BEGIN');
+        const tx: Queryable = {
+          async query<R = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
+            const result = await client.query(text, params as unknown[] | undefined);
+            return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+          },
+          async exec(script: string) {
+            await client.query(script);
+          },
+        };
+        const value = await work(tx);
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        try {
+          await client.query('ROLLBACK');
+        } catch (rollbackError) {
+          // The connection is gone (server restart, terminated backend): drop it from the pool.
+          broken = rollbackError as Error;
+        }
+        throw error;
+      } finally {
+        client.release(broken);
+      }
+    },
+    async listen(channel, onNotify) {
+      const listener = new ListenerConnection(options, channel, onNotify);
+      listeners.add(listener);
+      await listener.start();
+      return async () => {
+        listeners.delete(listener);
+        await listener.stop();
+      };
+    },
+    async ping() {
+      await pool.query('SELECT 1');
+    },
+    async close() {
+      await Promise.all([...listeners].map((l) => l.stop()));
+      listeners.clear();
+      await pool.end();
+    },
+  };
+}
+
+/** A dedicated connection for LISTEN that reconnects with backoff when the server goes away. */
+class ListenerConnection {
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private failures = 0;
+
+  constructor(
+    private readonly options: PostgresOptions,
+    private readonly channel: string,
+    private readonly onNotify: (payload: string) => void,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.connect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.url, types });
+    client.on('notification', (message) => {
+      if (message.channel === this.channel) this.onNotify(message.payload ?? '');
+    });
+    client.on('error', (error) => {
+      this.options.logger.warn({ err: error, channel: this.channel }, 'LISTEN connection failed');
+      this.scheduleReconnect(client);
+    });
+    client.on('end', () => this.scheduleReconnect(client));
+    await client.connect();
+    await client.query(`LISTEN ${pg.escapeIdentifier(this.channel)}`);
+    this.client = client;
+    this.failures = 0;
+  }
+
+  private scheduleReconnect(client: pg.Client): void {
+    if (this.stopped || this.client !== client || this.retryTimer) return;
+    this.client = undefined;
+    client.removeAllListeners('end');
+    void client.end().catch(() => undefined);
+    const delay = Math.min(30_000, 250 * 2 ** this.failures++);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      this.connect().catch((error: unknown) => {
+        this.options.logger.warn({ err: error, channel: this.channel }, 'LISTEN reconnect failed');
+        this.client = client; // let scheduleReconnect run again for this generation
+        this.scheduleReconnect(client);
+      });
+    }, delay);
+    this.retryTimer.unref();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    const client = this.client;
+    this.client = undefined;
+    if (client) {
+      client.removeAllListeners('end');
+      await client.end().catch(() => undefined);
+    }
+  }
+}

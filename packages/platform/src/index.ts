@@ -1,0 +1,17 @@
+export * from './errors.js';
+export { loadConfig, ConfigError, type Env, type LoadConfigOptions } from './config/load-config.js';
+export { env, parseDuration } from './config/env.js';
+export { createLogger, silentLogger, type Logger, type LoggerSettings } from './logger.js';
+export * from './db/database.js';
+export { createPostgresDatabase, type PostgresOptions } from './db/postgres.js';
+export { createPgliteDatabase, type PgliteOptions } from './db/pglite.js';
+export { openDatabase, type DatabaseSettings } from './db/open-database.js';
+export { migrate, loadMigrations, migrationsChecksum, type Migration } from './db/migrate.js';
+export * from './broker/broker.js';
+export { createMemoryBroker } from './broker/memory-broker.js';
+export { createRedisBroker, type RedisBrokerOptions } from './broker/redis-broker.js';
+export { openBroker, type BrokerSettings } from './broker/open-broker.js';
+export { outboxMigration, OUTBOX_CHANNEL } from './outbox/outbox-schema.js';
+export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
+export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
+export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';

@@ -1,0 +1,199 @@
+import type { Logger } from 'pino';
+import type { Broker, BrokerMessage } from '../broker/broker.js';
+import type { Database, Queryable } from '../db/database.js';
+import { OUTBOX_CHANNEL } from './outbox-schema.js';
+
+export interface OutboxRelayOptions {
+  db: Database;
+  broker: Broker;
+  logger: Logger;
+  /** Rows claimed per transaction. */
+  batchSize?: number;
+  /** Polling fallback when no NOTIFY arrives (a notification is lost while LISTEN reconnects). */
+  pollIntervalMs?: number;
+  /** Published rows are deleted once they are older than this. */
+  retentionMs?: number;
+  cleanupIntervalMs?: number;
+  /**
+   * Runs after a batch was published and before it is marked, inside the claiming transaction.
+   * For tests that kill a relay at exactly that point; production code leaves it unset.
+   */
+  afterPublish?: (tx: Queryable, messages: readonly BrokerMessage[]) => Promise<void>;
+}
+
+export interface OutboxRelay {
+  start(): Promise<void>;
+  /** Finishes the batch in progress, then stops. */
+  stop(): Promise<void>;
+  /** Publishes until nothing is left that this relay may take; returns how many it published. */
+  drain(): Promise<number>;
+}
+
+interface OutboxRow {
+  id: number;
+  message_id: string;
+  topic: string;
+  message_key: string;
+  type: string;
+  payload: unknown;
+  created_at: Date;
+}
+
+/*
+ * Claim a batch. Three things happen in this one statement:
+ * 1. FOR UPDATE SKIP LOCKED takes the oldest unpublished rows nobody else holds, so relays running at
+ *    once split the rows between them instead of queueing behind each other, and no row is published
+ *    by two relays in the normal path (a row is marked before its lock is released).
+ * 2. A claimed row is left out (stays unpublished, for a later round) when an earlier unpublished row
+ *    of the same key exists that this relay did not claim, i.e. another relay holds it and may not have
+ *    published it yet. That keeps per-key order across relays.
+ * 3. Rows come back in id order, which is commit order for rows of one key as long as writers of one
+ *    key serialise on a row lock (the score upsert does).
+ * When the earlier row's relay commits, its rows read as published and the next round takes ours.
+ */
+const CLAIM_SQL = `
+WITH claimed AS (
+  SELECT id FROM outbox
+  WHERE published_at IS NULL
+  ORDER BY id
+  LIMIT $1
+  FOR UPDATE SKIP LOCKED
+)
+SELECT o.id, o.message_id, o.topic, o.message_key, o.type, o.payload, o.created_at
+FROM outbox o
+JOIN claimed c ON c.id = o.id
+WHERE NOT EXISTS (
+  SELECT 1 FROM outbox earlier
+  WHERE earlier.message_key = o.message_key
+    AND earlier.id < o.id
+    AND earlier.published_at IS NULL
+    AND earlier.id NOT IN (SELECT id FROM claimed)
+)
+ORDER BY o.id`;
+
+const MARK_SQL = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
+
+// Bounded batches keep each DELETE short, so it never holds up writers for long.
+const CLEANUP_SQL = `
+DELETE FROM outbox WHERE id IN (
+  SELECT id FROM outbox
+  WHERE published_at IS NOT NULL AND published_at < now() - make_interval(secs => $1::double precision / 1000)
+  LIMIT 5000
+)`;
+
+export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
+  const { db, broker, logger } = options;
+  const batchSize = options.batchSize ?? 200;
+  const pollIntervalMs = options.pollIntervalMs ?? 1000;
+  const retentionMs = options.retentionMs ?? 24 * 3600_000;
+  const cleanupIntervalMs = options.cleanupIntervalMs ?? 60_000;
+
+  let closing = false;
+  let loop: Promise<void> | undefined;
+  let wake: (() => void) | undefined;
+  let wakePending = false;
+  let unlisten: (() => Promise<void>) | undefined;
+  let lastCleanup = 0;
+
+  const notify = () => {
+    wakePending = true;
+    wake?.();
+  };
+
+  const sleep = (ms: number) =>
+    new Promise<void>((resolve) => {
+      if (wakePending || closing) return resolve();
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  /** One claim–publish–mark transaction; returns rows published and whether the claim came back full. */
+  const relayBatch = () =>
+    db.transaction(async (tx) => {
+      const { rows } = await tx.query<OutboxRow>(CLAIM_SQL, [batchSize]);
+      if (rows.length === 0) return { published: 0, full: false };
+      const messages: BrokerMessage[] = rows.map((row) => ({
+        id: row.message_id,
+        type: row.type,
+        key: row.message_key,
+        payload: row.payload,
+        createdAt: row.created_at.toISOString(),
+      }));
+      // One publish call per topic, topics in order of first appearance, rows in id order within each.
+      const byTopic = new Map<string, BrokerMessage[]>();
+      rows.forEach((row, i) => {
+        const list = byTopic.get(row.topic) ?? [];
+        list.push(messages[i]!);
+        byTopic.set(row.topic, list);
+      });
+      for (const [topic, list] of byTopic) await broker.publish(topic, list);
+      // A crash from here until COMMIT leaves the rows unpublished: they go out again (at-least-once).
+      await options.afterPublish?.(tx, messages);
+      await tx.query(MARK_SQL, [rows.map((r) => r.id)]);
+      return { published: rows.length, full: rows.length === batchSize };
+    });
+
+  const drain = async (): Promise<number> => {
+    let total = 0;
+    for (;;) {
+      const { published, full } = await relayBatch();
+      total += published;
+      // A full claim may have left rows for another round; a short one means we reached the end.
+      // Rows skipped for ordering also end the round: their turn comes with the next wake-up.
+      if (!full || closing) return total;
+    }
+  };
+
+  const cleanup = async () => {
+    for (;;) {
+      const { rowCount } = await db.query(CLEANUP_SQL, [retentionMs]);
+      if (rowCount < 5000 || closing) return;
+    }
+  };
+
+  const run = async () => {
+    let failures = 0;
+    while (!closing) {
+      wakePending = false;
+      try {
+        await drain();
+        if (Date.now() - lastCleanup >= cleanupIntervalMs) {
+          lastCleanup = Date.now();
+          await cleanup();
+        }
+        failures = 0;
+        await sleep(pollIntervalMs);
+      } catch (error) {
+        failures++;
+        const delay = Math.min(5000, 100 * 2 ** Math.min(failures, 6));
+        logger.warn({ err: error, retryInMs: delay }, 'outbox relay round failed');
+        wakePending = false;
+        await sleep(delay);
+      }
+    }
+  };
+
+  return {
+    async start() {
+      if (loop) return;
+      closing = false;
+      unlisten = await db.listen(OUTBOX_CHANNEL, notify);
+      loop = run();
+      logger.info({ batchSize, pollIntervalMs }, 'outbox relay started');
+    },
+    async stop() {
+      closing = true;
+      wake?.();
+      await loop;
+      loop = undefined;
+      await unlisten?.();
+      unlisten = undefined;
+    },
+    drain,
+  };
+}

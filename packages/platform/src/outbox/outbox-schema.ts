@@ -1,0 +1,40 @@
+import type { Migration } from '../db/migrate.js';
+
+/** The LISTEN/NOTIFY channel an outbox insert wakes its relay on. */
+export const OUTBOX_CHANNEL = 'scoreline_outbox';
+
+/**
+ * The outbox table, owned by the platform and included in each service's migrations.
+ *
+ * - `message_key` orders messages: the relay never publishes a row while an earlier unpublished row of
+ *   the same key is held by another relay (see outbox-relay.ts).
+ * - The two partial indexes keep the relay's claim and its per-key check cheap however many published
+ *   rows are waiting for the retention sweep.
+ * - One NOTIFY per inserting statement (not per row) wakes the relay; PostgreSQL folds repeats within a
+ *   transaction into one and delivers only after COMMIT, so a rolled-back row never wakes anyone.
+ */
+export const outboxMigration: Migration = {
+  id: 'platform/0001_outbox',
+  sql: `
+CREATE TABLE outbox (
+  id            bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  message_id    uuid        NOT NULL DEFAULT gen_random_uuid() UNIQUE,
+  topic         text        NOT NULL,
+  message_key   text        NOT NULL,
+  type          text        NOT NULL,
+  payload       jsonb       NOT NULL,
+  created_at    timestamptz NOT NULL DEFAULT now(),
+  published_at  timestamptz
+);
+CREATE INDEX outbox_unpublished_idx ON outbox (id) WHERE published_at IS NULL;
+CREATE INDEX outbox_unpublished_key_idx ON outbox (message_key, id) WHERE published_at IS NULL;
+CREATE INDEX outbox_published_at_idx ON outbox (published_at) WHERE published_at IS NOT NULL;
+
+CREATE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
+  RETURN NULL;
+END $$;
+CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
+`,
+};
