@@ -125,7 +125,10 @@ export enum ApplyScoreOutcome {
   APPLY_SCORE_OUTCOME_APPLIED = 1,
   /** APPLY_SCORE_OUTCOME_REJECTED - Refused, see the reason; nothing changed. */
   APPLY_SCORE_OUTCOME_REJECTED = 2,
-  /** APPLY_SCORE_OUTCOME_SUPERSEDED - A newer version of this score is already in effect; this one is ignored and nothing changed. */
+  /**
+   * APPLY_SCORE_OUTCOME_SUPERSEDED - A newer version of this score was already seen (applied, rejected or reverted); this one is
+   * ignored and nothing changed. Versions only move forward.
+   */
   APPLY_SCORE_OUTCOME_SUPERSEDED = 3,
   UNRECOGNIZED = -1,
 }
@@ -427,6 +430,11 @@ export interface ApplyScoreResponse {
   appliedVersion: number;
   /** The event's version after the call; 0 when the event does not exist. */
   eventVersion: number;
+  /**
+   * The rate now in effect for this score (1-5); 0 if no version is. With applied_version, this is
+   * line-provider's authoritative state of the score: the caller's confirmed value should mirror it.
+   */
+  appliedRate: number;
 }
 
 /**
@@ -447,6 +455,8 @@ export interface RevertScoreResponse {
   appliedVersion: number;
   /** The version of the score's event after the call; 0 if no version of this score was ever applied. */
   eventVersion: number;
+  /** The rate now in effect for this score (1-5); 0 if no version is (see ApplyScoreResponse). */
+  appliedRate: number;
 }
 
 function createBaseScoreAggregates(): ScoreAggregates {
@@ -1923,7 +1933,7 @@ export const ApplyScoreRequest: MessageFns<ApplyScoreRequest> = {
 };
 
 function createBaseApplyScoreResponse(): ApplyScoreResponse {
-  return { outcome: 0, reason: 0, appliedVersion: 0, eventVersion: 0 };
+  return { outcome: 0, reason: 0, appliedVersion: 0, eventVersion: 0, appliedRate: 0 };
 }
 
 export const ApplyScoreResponse: MessageFns<ApplyScoreResponse> = {
@@ -1939,6 +1949,9 @@ export const ApplyScoreResponse: MessageFns<ApplyScoreResponse> = {
     }
     if (message.eventVersion !== 0) {
       writer.uint32(32).int64(message.eventVersion);
+    }
+    if (message.appliedRate !== 0) {
+      writer.uint32(40).int32(message.appliedRate);
     }
     return writer;
   },
@@ -1988,6 +2001,14 @@ export const ApplyScoreResponse: MessageFns<ApplyScoreResponse> = {
             message.eventVersion = longToNumber(reader.int64());
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.appliedRate = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2014,6 +2035,11 @@ export const ApplyScoreResponse: MessageFns<ApplyScoreResponse> = {
         : isSet(object.event_version)
         ? globalThis.Number(object.event_version)
         : 0,
+      appliedRate: isSet(object.appliedRate)
+        ? globalThis.Number(object.appliedRate)
+        : isSet(object.applied_rate)
+        ? globalThis.Number(object.applied_rate)
+        : 0,
     };
   },
 
@@ -2031,6 +2057,9 @@ export const ApplyScoreResponse: MessageFns<ApplyScoreResponse> = {
     if (message.eventVersion !== 0) {
       obj.eventVersion = Math.round(message.eventVersion);
     }
+    if (message.appliedRate !== 0) {
+      obj.appliedRate = Math.round(message.appliedRate);
+    }
     return obj;
   },
 
@@ -2043,6 +2072,7 @@ export const ApplyScoreResponse: MessageFns<ApplyScoreResponse> = {
     message.reason = object.reason ?? 0;
     message.appliedVersion = object.appliedVersion ?? 0;
     message.eventVersion = object.eventVersion ?? 0;
+    message.appliedRate = object.appliedRate ?? 0;
     return message;
   },
 };
@@ -2137,7 +2167,7 @@ export const RevertScoreRequest: MessageFns<RevertScoreRequest> = {
 };
 
 function createBaseRevertScoreResponse(): RevertScoreResponse {
-  return { outcome: 0, appliedVersion: 0, eventVersion: 0 };
+  return { outcome: 0, appliedVersion: 0, eventVersion: 0, appliedRate: 0 };
 }
 
 export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
@@ -2150,6 +2180,9 @@ export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
     }
     if (message.eventVersion !== 0) {
       writer.uint32(24).int64(message.eventVersion);
+    }
+    if (message.appliedRate !== 0) {
+      writer.uint32(32).int32(message.appliedRate);
     }
     return writer;
   },
@@ -2191,6 +2224,14 @@ export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
             message.eventVersion = longToNumber(reader.int64());
             continue;
           }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.appliedRate = reader.int32();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2216,6 +2257,11 @@ export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
         : isSet(object.event_version)
         ? globalThis.Number(object.event_version)
         : 0,
+      appliedRate: isSet(object.appliedRate)
+        ? globalThis.Number(object.appliedRate)
+        : isSet(object.applied_rate)
+        ? globalThis.Number(object.applied_rate)
+        : 0,
     };
   },
 
@@ -2230,6 +2276,9 @@ export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
     if (message.eventVersion !== 0) {
       obj.eventVersion = Math.round(message.eventVersion);
     }
+    if (message.appliedRate !== 0) {
+      obj.appliedRate = Math.round(message.appliedRate);
+    }
     return obj;
   },
 
@@ -2241,6 +2290,7 @@ export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
     message.outcome = object.outcome ?? 0;
     message.appliedVersion = object.appliedVersion ?? 0;
     message.eventVersion = object.eventVersion ?? 0;
+    message.appliedRate = object.appliedRate ?? 0;
     return message;
   },
 };
