@@ -3,6 +3,11 @@ import { fileURLToPath } from 'node:url';
 
 export * as v1 from './v1.js';
 export * as legacy from './gen/legacy/line_provider.js';
+// gRPC's own protocols, served next to the services above (grpc/grpc-proto, unchanged).
+export * as health from './gen/grpc/health/v1/health.js';
+export * as reflection from './gen/grpc/reflection/v1/reflection.js';
+/** The deprecated reflection protocol, same messages as {@link reflection}; older grpcurl speaks only this. */
+export * as reflectionV1alpha from './gen/grpc/reflection/v1alpha/reflection.js';
 
 /**
  * The FileDescriptorSet of every proto file served (imports and comments included), written by

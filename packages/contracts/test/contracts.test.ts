@@ -3,11 +3,13 @@ import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { fromBinary } from '@bufbuild/protobuf';
+import { fromBinary, isFieldSet } from '@bufbuild/protobuf';
 import {
   type DescriptorProto,
+  type FieldDescriptorProto,
   FieldDescriptorProto_Label as Label,
   FieldDescriptorProto_Type as Type,
+  FieldDescriptorProtoSchema,
   FileDescriptorSetSchema,
 } from '@bufbuild/protobuf/wkt';
 import { Server, ServerCredentials, credentials } from '@grpc/grpc-js';
@@ -108,6 +110,78 @@ describe('descriptors.binpb', () => {
     const comments = service.sourceCodeInfo?.location.map((l) => l.leadingComments).join('\n') ?? '';
     expect(comments).toContain('Idempotent on (score_id, version)');
   });
+
+  it('when the set is read, then it holds gRPC health with its map field as protoc describes it', () => {
+    const file = descriptorFile('grpc/health/v1/health.proto');
+
+    expect(file.package).toBe('grpc.health.v1');
+    expect(
+      file.service.map((s) => [s.name, s.method.map((m) => [m.name, m.inputType, m.serverStreaming])]),
+    ).toEqual([
+      [
+        'Health',
+        [
+          ['Check', '.grpc.health.v1.HealthCheckRequest', false],
+          ['List', '.grpc.health.v1.HealthListRequest', false],
+          ['Watch', '.grpc.health.v1.HealthCheckRequest', true],
+        ],
+      ],
+    ]);
+    const status = file.messageType.find((m) => m.name === 'HealthCheckResponse')?.enumType[0];
+    expect(status?.value.map((v) => [v.name, v.number])).toEqual([
+      ['UNKNOWN', 0],
+      ['SERVING', 1],
+      ['NOT_SERVING', 2],
+      ['SERVICE_UNKNOWN', 3],
+    ]);
+    // The map's entry message is what @grpc/reflection 1.0.4 names wrongly (grpcurl issue 519).
+    const list = file.messageType.find((m) => m.name === 'HealthListResponse');
+    expect(list?.field.map((f) => [f.name, f.number, f.typeName])).toEqual([
+      ['statuses', 1, '.grpc.health.v1.HealthListResponse.StatusesEntry'],
+    ]);
+    expect(list?.nestedType.map((m) => [m.name, m.options?.mapEntry])).toEqual([['StatusesEntry', true]]);
+  });
+
+  it.each(['v1', 'v1alpha'])(
+    'when the set is read, then it holds gRPC reflection %s with the standard field numbers',
+    (version) => {
+      const file = descriptorFile(`grpc/reflection/${version}/reflection.proto`);
+      const fields = (name: string) => {
+        const message = file.messageType.find((m) => m.name === name);
+        const oneof = (f: FieldDescriptorProto) =>
+          isFieldSet(f, FieldDescriptorProtoSchema.field.oneofIndex)
+            ? message?.oneofDecl[f.oneofIndex]?.name
+            : undefined;
+        return message?.field.map((f) => [f.name, f.number, oneof(f)]);
+      };
+
+      expect(file.package).toBe(`grpc.reflection.${version}`);
+      expect(
+        file.service.map((s) => s.method.map((m) => [s.name, m.name, m.clientStreaming, m.serverStreaming])),
+      ).toEqual([[['ServerReflection', 'ServerReflectionInfo', true, true]]]);
+      expect(fields('ServerReflectionRequest')).toEqual([
+        ['host', 1, undefined],
+        ['file_by_filename', 3, 'message_request'],
+        ['file_containing_symbol', 4, 'message_request'],
+        ['file_containing_extension', 5, 'message_request'],
+        ['all_extension_numbers_of_type', 6, 'message_request'],
+        ['list_services', 7, 'message_request'],
+      ]);
+      expect(fields('ServerReflectionResponse')).toEqual([
+        ['valid_host', 1, undefined],
+        ['original_request', 2, undefined],
+        ['file_descriptor_response', 4, 'message_response'],
+        ['all_extension_numbers_response', 5, 'message_response'],
+        ['list_services_response', 6, 'message_response'],
+        ['error_response', 7, 'message_response'],
+      ]);
+      expect(fields('FileDescriptorResponse')).toEqual([['file_descriptor_proto', 1, undefined]]);
+      expect(fields('ErrorResponse')).toEqual([
+        ['error_code', 1, undefined],
+        ['error_message', 2, undefined],
+      ]);
+    },
+  );
 });
 
 describe('generated code', () => {

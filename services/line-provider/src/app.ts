@@ -1,0 +1,143 @@
+import * as grpc from '@grpc/grpc-js';
+import { legacy, readDescriptorSet, v1 } from '@scoreline/contracts';
+import {
+  createOutboxRelay,
+  migrate,
+  openBroker,
+  openDatabase,
+  type Broker,
+  type Database,
+  type Logger,
+} from '@scoreline/platform';
+import type { LineProviderConfig } from './config.js';
+import { createEventRepository } from './data-access/event-repository.js';
+import { lineProviderMigrations } from './data-access/migrations.js';
+import { createScoreLedgerRepository } from './data-access/score-ledger-repository.js';
+import { createDeadlineCloser } from './entry-points/deadline-closer.js';
+import { createEventService } from './entry-points/grpc/event-service.js';
+import { createHealth } from './entry-points/grpc/health.js';
+import { createLegacyService } from './entry-points/grpc/legacy-service.js';
+import { addReflection } from './entry-points/grpc/reflection.js';
+import { createEventUseCases } from './use-cases/events.js';
+import { createScoreUseCases } from './use-cases/scores.js';
+
+export interface LineProvider {
+  /** Opens the database (migrating it), binds the port, starts the relay and the deadline closer. */
+  start(): Promise<{ port: number }>;
+  /** Stops taking calls, lets those in flight finish, then stops background work and closes. */
+  stop(): Promise<void>;
+  readonly db: Database;
+  readonly broker: Broker;
+}
+
+export interface LineProviderDeps {
+  logger: Logger;
+  /** Shared instances (the one-process mode, tests); otherwise opened from the configuration. */
+  db?: Database;
+  broker?: Broker;
+}
+
+const SERVICE_NAMES = ['scoreline.line_provider.v1.EventService', 'EventService'];
+
+/** line-provider's composition root. No module-level state: build as many as you like. */
+export async function buildLineProvider(
+  config: LineProviderConfig,
+  deps: LineProviderDeps,
+): Promise<LineProvider> {
+  const { logger } = deps;
+  const db =
+    deps.db ??
+    (await openDatabase({
+      url: config.LINE_PROVIDER_DATABASE_URL,
+      logger,
+      maxConnections: config.LINE_PROVIDER_DATABASE_POOL_SIZE,
+      applicationName: 'line-provider',
+    }));
+  const broker = deps.broker ?? openBroker({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger });
+
+  const events = createEventUseCases({ db, events: createEventRepository() });
+  const scores = createScoreUseCases({ db, ledger: createScoreLedgerRepository() });
+  const tokens = { admin: config.LINE_PROVIDER_ADMIN_TOKEN, internal: config.LINE_PROVIDER_INTERNAL_TOKEN };
+
+  const server = new grpc.Server();
+  server.addService(v1.EventServiceService, createEventService({ events, scores, tokens, logger }));
+  server.addService(
+    legacy.EventServiceService,
+    createLegacyService({
+      events,
+      scores,
+      tokens,
+      requireToken: config.LINE_PROVIDER_LEGACY_REQUIRE_TOKEN,
+      logger,
+    }),
+  );
+  const health = createHealth(async () => {
+    try {
+      await db.ping();
+      return true;
+    } catch {
+      return false;
+    }
+  });
+  health.addTo(server, SERVICE_NAMES);
+  addReflection(server, readDescriptorSet(), [...SERVICE_NAMES, 'grpc.health.v1.Health']);
+
+  const relay = createOutboxRelay({
+    db,
+    broker,
+    logger: logger.child({ component: 'outbox-relay' }),
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+    retentionMs: config.OUTBOX_RETENTION,
+  });
+  const closer = createDeadlineCloser({
+    events,
+    logger: logger.child({ component: 'deadline-closer' }),
+    intervalMs: config.DEADLINE_CHECK_INTERVAL,
+  });
+
+  let started = false;
+  return {
+    db,
+    broker,
+    async start() {
+      await migrate(db, lineProviderMigrations, logger);
+      const port = await new Promise<number>((resolve, reject) => {
+        server.bindAsync(
+          `${config.LINE_PROVIDER_GRPC_HOST}:${config.LINE_PROVIDER_GRPC_PORT}`,
+          grpc.ServerCredentials.createInsecure(),
+          (error, boundPort) => (error ? reject(error) : resolve(boundPort)),
+        );
+      });
+      await relay.start();
+      closer.start();
+      health.start();
+      started = true;
+      logger.info({ port }, 'line-provider listening (gRPC)');
+      return { port };
+    },
+    async stop() {
+      health.setNotServing();
+      if (started) {
+        await new Promise<void>((resolve) => {
+          // In-flight calls finish; after the grace period the rest are cancelled.
+          const force = setTimeout(
+            () => server.forceShutdown(),
+            Math.max(1000, config.SHUTDOWN_TIMEOUT - 5000),
+          );
+          server.tryShutdown(() => {
+            clearTimeout(force);
+            resolve();
+          });
+        });
+      } else {
+        server.forceShutdown();
+      }
+      health.stop();
+      await closer.stop();
+      await relay.stop();
+      if (!deps.broker) await broker.close();
+      if (!deps.db) await db.close();
+    },
+  };
+}

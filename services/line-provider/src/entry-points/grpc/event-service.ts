@@ -1,0 +1,89 @@
+import type * as grpc from '@grpc/grpc-js';
+import type { v1 } from '@scoreline/contracts';
+import type { Logger } from '@scoreline/platform';
+import type { EventUseCases } from '../../use-cases/events.js';
+import type { ScoreUseCases } from '../../use-cases/scores.js';
+import { requireRole, type Tokens } from './auth.js';
+import {
+  applyOutcomeToProto,
+  eventToProto,
+  rejectReasonToProto,
+  revertOutcomeToProto,
+  stateFromProto,
+} from './event-mapping.js';
+import { unary } from './grpc-errors.js';
+
+/** scoreline.line_provider.v1.EventService: reads are open, admin and internal calls need their token. */
+export function createEventService(deps: {
+  events: EventUseCases;
+  scores: ScoreUseCases;
+  tokens: Tokens;
+  logger: Logger;
+}): v1.EventServiceServer {
+  const { events, scores, tokens, logger } = deps;
+  const admin = (metadata: grpc.Metadata) => requireRole(metadata, 'admin', tokens);
+
+  return {
+    listEvents: unary(logger, 'ListEvents', async (req: v1.ListEventsRequest) => {
+      const page = await events.list({
+        state: stateFromProto(req.state),
+        pageSize: req.pageSize,
+        pageToken: req.pageToken,
+      });
+      return { events: page.events.map(eventToProto), nextPageToken: page.nextPageToken };
+    }),
+
+    getEvent: unary(logger, 'GetEvent', async (req: v1.GetEventRequest) => ({
+      event: eventToProto(await events.get(req.eventId)),
+    })),
+
+    createEvent: unary(logger, 'CreateEvent', async (req: v1.CreateEventRequest, metadata) => {
+      admin(metadata);
+      return { event: eventToProto(await events.create({ title: req.title, deadline: req.deadline })) };
+    }),
+
+    updateEvent: unary(logger, 'UpdateEvent', async (req: v1.UpdateEventRequest, metadata) => {
+      admin(metadata);
+      const event = await events.update({
+        id: req.eventId,
+        title: req.title,
+        deadline: req.deadline,
+        expectedVersion: req.expectedVersion,
+      });
+      return { event: eventToProto(event) };
+    }),
+
+    closeEvent: unary(logger, 'CloseEvent', async (req: v1.CloseEventRequest, metadata) => {
+      admin(metadata);
+      return { event: eventToProto(await events.close(req.eventId)) };
+    }),
+
+    cancelEvent: unary(logger, 'CancelEvent', async (req: v1.CancelEventRequest, metadata) => {
+      admin(metadata);
+      return { event: eventToProto(await events.cancel(req.eventId, req.reason)) };
+    }),
+
+    applyScore: unary(logger, 'ApplyScore', async (req: v1.ApplyScoreRequest, metadata) => {
+      requireRole(metadata, 'internal', tokens);
+      const result = await scores.applyScore(req);
+      return {
+        outcome: applyOutcomeToProto[result.outcome],
+        reason: result.reason ? rejectReasonToProto[result.reason] : 0,
+        appliedVersion: result.appliedVersion,
+        appliedRate: result.appliedRate ?? 0,
+        eventVersion: result.eventVersion,
+      };
+    }),
+
+    revertScore: unary(logger, 'RevertScore', async (req: v1.RevertScoreRequest, metadata) => {
+      requireRole(metadata, 'internal', tokens);
+      const result = await scores.revertScore(req);
+      return {
+        outcome: revertOutcomeToProto[result.outcome],
+        appliedVersion: result.appliedVersion,
+        appliedRate: result.appliedRate ?? 0,
+        eventVersion: result.eventVersion,
+      };
+    }),
+  };
+}
