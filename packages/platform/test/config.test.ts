@@ -75,3 +75,26 @@ describe('loadConfig', () => {
     expect(config.PORT).toBe(8002);
   });
 });
+
+describe('loadConfig with secrets', () => {
+  it('when a secret or a URL with a password is rejected, then the error does not echo it', () => {
+    const secrets = { ADMIN_TOKEN: env.secret(16), DATABASE_URL: env.url(['postgres:']), PORT: env.port(1) };
+    try {
+      loadConfig(secrets, {
+        env: { ADMIN_TOKEN: 'hunter2', DATABASE_URL: 'mysql://u:pw@h/db', PORT: 'x' },
+        envFile: false,
+      });
+      expect.unreachable('loadConfig should have thrown');
+    } catch (error) {
+      const message = (error as ConfigError).message;
+      expect(message).toContain(
+        'ADMIN_TOKEN: expected a secret of at least 16 characters (got "<7 characters, hidden>")',
+      );
+      expect(message).toContain(
+        'DATABASE_URL: expected a URL starting with postgres:// (got "mysql://u:***@h/db")',
+      );
+      expect(message).not.toContain('hunter2');
+      expect(message).not.toContain(':pw@');
+    }
+  });
+});

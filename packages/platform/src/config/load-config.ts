@@ -45,12 +45,27 @@ export function loadConfig<S extends z.ZodRawShape>(
     const problems = result.error.issues.map((issue) => {
       const name = issue.path.join('.') || '(config)';
       const raw = input[String(issue.path[0])];
-      const got = raw === undefined ? 'it is not set' : `got ${JSON.stringify(raw)}`;
+      const got = raw === undefined ? 'it is not set' : `got ${JSON.stringify(shown(name, raw))}`;
       return `${name}: ${issue.message} (${got})`;
     });
     throw new ConfigError(problems);
   }
   return Object.freeze(result.data);
+}
+
+/** Values that may be secrets are never echoed back; URLs lose their passwords. */
+function shown(name: string, value: string): string {
+  if (/TOKEN|SECRET|PASSWORD|KEY/i.test(name)) return `<${value.length} characters, hidden>`;
+  try {
+    const url = new URL(value);
+    if (url.password) {
+      url.password = '***';
+      return url.toString();
+    }
+  } catch {
+    // not a URL: shown as it is
+  }
+  return value;
 }
 
 function readEnvFile(path: string): Record<string, string> {

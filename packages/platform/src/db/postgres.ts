@@ -91,6 +91,8 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       await pool.query('SELECT 1');
     },
     async close() {
+      // Idempotent: a pool may be closed by its owner and again by a harness that tracks it.
+      if (pool.ended) return;
       await Promise.all([...listeners].map((l) => l.stop()));
       listeners.clear();
       await pool.end();
