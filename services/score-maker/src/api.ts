@@ -1,0 +1,147 @@
+import { Redis } from 'ioredis';
+import { Registry, collectDefaultMetrics } from 'prom-client';
+import { migrate, openDatabase, type Database, type Logger } from '@scoreline/platform';
+import type { ApiConfig } from './config.js';
+import {
+  createMemoryEventsCache,
+  createRedisEventsCache,
+  type EventsCache,
+} from './data-access/events-cache.js';
+import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
+import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
+import { scoreMakerMigrations } from './data-access/migrations.js';
+import { createScoreRepository } from './data-access/score-repository.js';
+import { createAuthenticator } from './entry-points/http/auth.js';
+import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
+import { createEventReads } from './use-cases/event-reads.js';
+import { createSubmitScore } from './use-cases/submit-score.js';
+
+export interface ScoreMakerApi {
+  readonly http: HttpServer;
+  readonly db: Database;
+  readonly cache: EventsCache;
+  start(): Promise<{ port: number }>;
+  stop(): Promise<void>;
+}
+
+export interface ScoreMakerApiDeps {
+  logger: Logger;
+  /** Shared instances (the one-process mode, tests); otherwise opened from the configuration. */
+  db?: Database;
+  cache?: EventsCache;
+  lineProvider?: LineProviderClient;
+}
+
+/** The score-maker API's composition root. No module-level state: build as many as you like. */
+export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiDeps): Promise<ScoreMakerApi> {
+  const { logger } = deps;
+  const owned: (() => Promise<void> | void)[] = [];
+  const db =
+    deps.db ??
+    (await openDatabase({
+      url: config.SCORE_MAKER_DATABASE_URL,
+      logger,
+      maxConnections: config.SCORE_MAKER_DATABASE_POOL_SIZE,
+      applicationName: 'score-maker-api',
+    }));
+  if (!deps.db) owned.push(() => db.close());
+  await migrate(db, scoreMakerMigrations, logger);
+
+  const useRedis = !config.REDIS_URL.startsWith('memory:');
+  const redis = useRedis
+    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
+    : undefined;
+  if (redis) {
+    redis.on('error', (error) =>
+      logger.warn({ err: error }, 'Redis connection error (rate limits, readiness)'),
+    );
+    owned.push(() =>
+      redis.quit().then(
+        () => undefined,
+        () => redis.disconnect(),
+      ),
+    );
+  }
+  const cache =
+    deps.cache ??
+    (useRedis
+      ? createRedisEventsCache({
+          url: config.REDIS_URL,
+          prefix: config.REDIS_PREFIX,
+          logger,
+          ttlMs: config.EVENTS_CACHE_TTL,
+        })
+      : createMemoryEventsCache({ logger, ttlMs: config.EVENTS_CACHE_TTL }));
+  if (!deps.cache) owned.push(() => cache.close());
+  const lineProvider =
+    deps.lineProvider ??
+    createLineProviderClient({
+      address: config.LINE_PROVIDER_ADDRESS,
+      internalToken: '', // the API only reads; ApplyScore/RevertScore are the worker's
+      logger,
+      callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+    });
+  if (!deps.lineProvider) owned.push(() => lineProvider.close());
+
+  const scores = createScoreRepository();
+  const events = createEventReads({ cache, lineProvider });
+  const submitScore = createSubmitScore({
+    db,
+    scores,
+    idempotency: createIdempotencyRepository(),
+    loadEvent: events.load,
+    logger,
+  });
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+  let closing = false;
+
+  const http = await buildHttpServer({
+    logger,
+    authenticate: createAuthenticator({
+      secret: config.JWT_SECRET,
+      jwksUrl: config.JWT_JWKS_URL,
+      issuer: config.JWT_ISSUER,
+      audience: config.JWT_AUDIENCE,
+    }),
+    events,
+    submitScore,
+    db,
+    scores,
+    registry,
+    ops: {
+      closing: () => closing,
+      checks: {
+        database: () => db.ping(),
+        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+        'line-provider': () => lineProvider.ping(),
+      },
+    },
+    rateLimit: {
+      redis,
+      prefix: config.REDIS_PREFIX,
+      scoresPerMinute: config.RATE_LIMIT_SCORES_PER_MINUTE,
+      readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
+    },
+  });
+
+  return {
+    http,
+    db,
+    cache,
+    async start() {
+      await http.listen({ host: config.SCORE_MAKER_HTTP_HOST, port: config.SCORE_MAKER_HTTP_PORT });
+      const address = http.server.address();
+      const port = typeof address === 'object' && address ? address.port : config.SCORE_MAKER_HTTP_PORT;
+      logger.info({ port }, 'score-maker API listening (HTTP)');
+      return { port };
+    },
+    async stop() {
+      closing = true;
+      // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, and waits for
+      // requests in flight before resolving.
+      await http.close();
+      for (const close of owned.reverse()) await close();
+    },
+  };
+}

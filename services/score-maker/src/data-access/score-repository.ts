@@ -1,0 +1,103 @@
+import type { Queryable } from '@scoreline/platform';
+import { SAGA_TOPIC, type Score } from '../domain/score.js';
+
+interface ScoreRow {
+  id: string;
+  user_id: string;
+  event_id: number;
+  rate: number;
+  version: number;
+  status: Score['status'];
+  confirmed_rate: number | null;
+  confirmed_version: number;
+  reason: Score['reason'];
+  final: boolean;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export function toScore(row: ScoreRow): Score {
+  return {
+    id: row.id,
+    userId: row.user_id,
+    eventId: row.event_id,
+    rate: row.rate,
+    version: row.version,
+    status: row.status,
+    confirmedRate: row.confirmed_rate,
+    confirmedVersion: row.confirmed_version,
+    reason: row.reason,
+    final: row.final,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+/*
+ * T1 of the saga in one statement, so one round trip: upsert the score (a change bumps the version and
+ * goes back to PENDING) and queue its ApplyScore command in the outbox. A final score is not touched:
+ * the upsert's WHERE leaves it out, nothing is returned, and no command is written.
+ * The row lock taken by the upsert also orders two submissions of one user for one event, so their
+ * outbox rows are in version order (the relay's per-key order relies on it).
+ */
+const SUBMIT_SQL = `
+WITH s AS (
+  INSERT INTO scores AS sc (user_id, event_id, rate) VALUES ($1, $2, $3)
+  ON CONFLICT (user_id, event_id) DO UPDATE
+    SET rate = EXCLUDED.rate, version = sc.version + 1, status = 'PENDING', reason = NULL, updated_at = now()
+    WHERE NOT sc.final
+  RETURNING *
+), o AS (
+  INSERT INTO outbox (topic, message_key, type, payload)
+  SELECT $4, s.id::text, 'ApplyScore',
+    jsonb_build_object('scoreId', s.id, 'version', s.version, 'eventId', s.event_id, 'userId', s.user_id, 'rate', s.rate)
+  FROM s
+)
+SELECT * FROM s`;
+
+export function createScoreRepository() {
+  return {
+    /** Returns the score after the write, or undefined when the score is final and was left alone. */
+    async submit(
+      tx: Queryable,
+      input: { userId: string; eventId: number; rate: number },
+    ): Promise<Score | undefined> {
+      const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [
+        input.userId,
+        input.eventId,
+        input.rate,
+        SAGA_TOPIC,
+      ]);
+      return rows[0] && toScore(rows[0]);
+    },
+
+    async get(tx: Queryable, id: string): Promise<Score | undefined> {
+      const { rows } = await tx.query<ScoreRow>('SELECT * FROM scores WHERE id = $1', [id]);
+      return rows[0] && toScore(rows[0]);
+    },
+
+    async findByUserAndEvent(tx: Queryable, userId: string, eventId: number): Promise<Score | undefined> {
+      const { rows } = await tx.query<ScoreRow>('SELECT * FROM scores WHERE user_id = $1 AND event_id = $2', [
+        userId,
+        eventId,
+      ]);
+      return rows[0] && toScore(rows[0]);
+    },
+
+    /** A user's scores, newest first, keyset-paginated by creation order (`seq`). */
+    async listByUser(
+      tx: Queryable,
+      userId: string,
+      page: { limit: number; beforeSeq?: number },
+    ): Promise<(Score & { seq: number })[]> {
+      const { rows } = await tx.query<ScoreRow & { seq: number }>(
+        `SELECT * FROM scores WHERE user_id = $1 AND ($2::bigint IS NULL OR seq < $2)
+         ORDER BY seq DESC LIMIT $3`,
+        [userId, page.beforeSeq ?? null, page.limit],
+      );
+      return rows.map((row) => ({ ...toScore(row), seq: row.seq }));
+    },
+  };
+}
+
+export type ScoreRepository = ReturnType<typeof createScoreRepository>;

@@ -1,0 +1,138 @@
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify from 'fastify';
+import type { Redis } from 'ioredis';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import type { Logger } from '@scoreline/platform';
+import { authHook, type Authenticate } from './auth.js';
+import { errorHandler, problem, sendProblem } from './problem.js';
+import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
+import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
+import { scoreRoutes, type ScoreRoutesDeps } from './routes/scores.js';
+import { EventSchema, ProblemSchema, ScoreSchema } from './schemas.js';
+import { validatorCompiler } from './validation.js';
+
+export const BODY_LIMIT_BYTES = 16 * 1024;
+
+export interface HttpServerDeps {
+  logger: Logger;
+  authenticate: Authenticate;
+  events: EventRoutesDeps['events'];
+  submitScore: EventRoutesDeps['submitScore'];
+  db: ScoreRoutesDeps['db'];
+  scores: ScoreRoutesDeps['scores'];
+  ops: Omit<OpsRoutesDeps, 'registry'>;
+  registry: Registry;
+  rateLimit: {
+    /** Shared counters across API replicas; without it each replica counts on its own. */
+    redis?: Redis;
+    prefix: string;
+    scoresPerMinute: number;
+    readsPerMinute: number;
+  };
+}
+
+/** The public REST API (DESIGN.md §4) as a Fastify instance, not listening yet. */
+export async function buildHttpServer(deps: HttpServerDeps) {
+  const app = Fastify({
+    loggerInstance: deps.logger,
+    disableRequestLogging: true,
+    bodyLimit: BODY_LIMIT_BYTES,
+    return503OnClosing: true,
+    requestIdHeader: 'x-request-id',
+  }).withTypeProvider<TypeBoxTypeProvider>();
+  app.setValidatorCompiler(validatorCompiler);
+  // The API speaks JSON only: anything else is 415, not a string that fails validation.
+  app.removeContentTypeParser('text/plain');
+  app.setErrorHandler(errorHandler(deps.logger));
+  app.setNotFoundHandler((request, reply) =>
+    sendProblem(
+      reply,
+      problem(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+    ),
+  );
+  for (const schema of [ProblemSchema, EventSchema, ScoreSchema]) app.addSchema(schema);
+
+  const duration = new Histogram({
+    name: 'http_request_duration_seconds',
+    help: 'HTTP request duration by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [deps.registry],
+  });
+  const scoresAccepted = new Counter({
+    name: 'scoreline_scores_accepted_total',
+    help: 'Scores accepted (202) by the API',
+    registers: [deps.registry],
+  });
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    duration.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
+    if (reply.statusCode === 202) scoresAccepted.inc();
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Scoreline score-maker API',
+        version: '1.0.0',
+        description:
+          'Scores (1–5) for events. Scores are accepted at once (202) and confirmed by line-provider through a saga; ' +
+          'follow `GET /scores/{score_id}` from PENDING to CONFIRMED or REJECTED. Errors are RFC 9457 problem+json ' +
+          'with a stable `code`.',
+      },
+      components: {
+        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+      tags: [
+        { name: 'events', description: 'Events (from line-provider, cached)' },
+        { name: 'scores', description: 'Your scores' },
+      ],
+    },
+    refResolver: {
+      buildLocalReference: (json, _baseUri, _fragment, i) =>
+        typeof json.$id === 'string' ? json.$id : `def-${i}`,
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+
+  const { redis, prefix, scoresPerMinute, readsPerMinute } = deps.rateLimit;
+  await app.register(rateLimit, {
+    global: true,
+    max: readsPerMinute,
+    timeWindow: 60_000,
+    hook: 'preHandler',
+    redis,
+    nameSpace: `${prefix}:rate-limit:`,
+    // Signed-in requests are limited per user, anonymous ones per client address.
+    keyGenerator: (request) => request.userId ?? request.ip,
+    allowList: (request) => ['/healthz', '/readyz', '/metrics'].includes(request.url),
+    errorResponseBuilder: (_request, context) =>
+      Object.assign(
+        new Error(`rate limit reached: ${context.max} requests per minute; retry in ${context.after}`),
+        {
+          statusCode: 429,
+          code: 'RATE_LIMITED',
+        },
+      ),
+  });
+
+  const authenticate = authHook(deps.authenticate);
+  await app.register(
+    eventRoutes({
+      events: deps.events,
+      submitScore: deps.submitScore,
+      authenticate,
+      scoreRateLimit: { max: scoresPerMinute, timeWindow: 60_000 },
+    }),
+  );
+  await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate }));
+  await app.register(opsRoutes({ ...deps.ops, registry: deps.registry }));
+  return app;
+}
+
+export type HttpServer = Awaited<ReturnType<typeof buildHttpServer>>;

@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createEvent } from '../../line-provider/test/helpers.js';
+import { startApi, type ApiHarness } from './api-harness.js';
+
+let h: ApiHarness;
+beforeAll(async () => {
+  h = await startApi({ RATE_LIMIT_SCORES_PER_MINUTE: '3' });
+});
+afterAll(async () => {
+  await h.dispose();
+});
+
+const get = (url: string, headers: Record<string, string> = {}) =>
+  h.api.http.inject({ method: 'GET', url, headers });
+
+describe('GET /events', () => {
+  it('when listed without a token, then open events come with status, aggregates and version, page by page', async () => {
+    const created: Awaited<ReturnType<typeof createEvent>>[] = [];
+    for (let i = 0; i < 3; i++) created.push(await createEvent(h.lp, `Listed ${i}`));
+    const closed = await createEvent(h.lp, 'Listed closed');
+    await h.lp.call('closeEvent', { eventId: closed.id }, 'admin');
+    const ids: number[] = [];
+    let cursor: string | null = null;
+    do {
+      const res = await get(`/events?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(res.statusCode).toBe(200);
+      const page = res.json<{ events: { id: number; state: string }[]; next_cursor: string | null }>();
+      expect(page.events.length).toBeLessThanOrEqual(2);
+      expect(page.events.every((e) => e.state === 'OPEN')).toBe(true);
+      ids.push(...page.events.map((e) => e.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(ids).toEqual(expect.arrayContaining(created.map((e) => e.id)));
+    expect(ids).not.toContain(closed.id);
+    const one = (await get(`/events?limit=100`))
+      .json()
+      .events.find((e: { id: number }) => e.id === created[0]!.id);
+    expect(one).toEqual({
+      id: created[0]!.id,
+      title: 'Listed 0',
+      deadline: created[0]!.deadline!.toISOString(),
+      state: 'OPEN',
+      status: 'PROCESSING',
+      scores: { count: 0, sum: 0, average: 0, histogram: { '1': 0, '2': 0, '3': 0, '4': 0, '5': 0 } },
+      version: 1,
+    });
+    const closedOnly = (await get('/events?state=closed&limit=100')).json().events as { id: number }[];
+    expect(closedOnly.map((e) => e.id)).toContain(closed.id);
+  });
+
+  it('when the query is invalid, then 422 with a problem', async () => {
+    for (const url of [
+      '/events?state=sideways',
+      '/events?limit=0',
+      '/events?limit=101',
+      '/events?cursor=%%%',
+      '/events?x=1',
+    ]) {
+      const res = await get(url);
+      expect(res.statusCode, url).toBe(422);
+      expect(res.json().code, url).toMatch(/VALIDATION_FAILED|INVALID_ARGUMENT/);
+    }
+  });
+});
+
+describe('GET /events/{event_id} and the cache', () => {
+  it('when an event is read, then it comes from line-provider once and from the cache after', async () => {
+    const event = await createEvent(h.lp, 'Cached');
+    const first = await get(`/events/${event.id}`);
+    expect(first.statusCode).toBe(200);
+    expect(first.json()).toMatchObject({ id: event.id, title: 'Cached', version: 1 });
+    expect((await h.cache.get(event.id))?.version).toBe(1);
+  });
+
+  it('when a newer version was seen, then an older one is never served again', async () => {
+    const event = await createEvent(h.lp, 'Versions');
+    expect((await get(`/events/${event.id}`)).json().version).toBe(1);
+    // line-provider moves on (a score), and the worker's EventChanged consumer reports version 2.
+    await h.lp.call(
+      'applyScore',
+      { scoreId: randomUUID(), version: 1, eventId: event.id, userId: 'u', rate: 5 },
+      'internal',
+    );
+    await h.cache.invalidate(event.id, 2);
+    const fresh = await get(`/events/${event.id}`);
+    expect(fresh.json()).toMatchObject({ version: 2, status: 'HIGH_SCORE', scores: { count: 1, sum: 5 } });
+    // A slow fill that read version 1 before the change arrives late: it is refused.
+    const stale = {
+      ...(await h.cache.get(event.id))!,
+      version: 1,
+      scores: { count: 0, sum: 0, average: 0, histogram: [0, 0, 0, 0, 0] },
+    };
+    expect(await h.cache.put(stale)).toBe(false);
+    expect((await get(`/events/${event.id}`)).json().version).toBe(2);
+  });
+
+  it('when the event is unknown or the id malformed, then 404 EVENT_NOT_FOUND or 422', async () => {
+    const missing = await get('/events/987654');
+    expect(missing.statusCode).toBe(404);
+    expect(missing.json()).toMatchObject({ code: 'EVENT_NOT_FOUND', status: 404 });
+    expect((await get('/events/abc')).statusCode).toBe(422);
+    expect((await get('/nowhere')).json()).toMatchObject({ status: 404, code: 'NOT_FOUND' });
+  });
+});
+
+describe('rate limiting', () => {
+  it('when a user submits more scores per minute than allowed, then 429 with Retry-After; other users are unaffected', async () => {
+    const event = await createEvent(h.lp, 'Limited');
+    const send = async (user: string) =>
+      h.api.http.inject({
+        method: 'POST',
+        url: `/events/${event.id}/score`,
+        headers: { ...(await h.auth(user)), 'content-type': 'application/json' },
+        payload: { score: 3 },
+      });
+    const statuses = [];
+    for (let i = 0; i < 4; i++) statuses.push((await send('quinn')).statusCode);
+    expect(statuses).toEqual([202, 202, 202, 429]);
+    const limited = await send('quinn');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    expect(limited.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
+    expect((await send('rita')).statusCode).toBe(202);
+  });
+});
+
+describe('operations and docs', () => {
+  it('when /healthz and /readyz are asked, then alive and ready with each dependency checked', async () => {
+    expect((await get('/healthz')).json()).toEqual({ status: 'ok' });
+    const ready = await get('/readyz');
+    expect(ready.statusCode).toBe(200);
+    expect(ready.json().checks).toMatchObject({ database: 'ok', 'line-provider': 'ok' });
+  });
+
+  it('when /metrics is scraped, then Prometheus text with request durations comes back', async () => {
+    const res = await get('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('http_request_duration_seconds_bucket');
+    expect(res.body).toContain('scoreline_scores_accepted_total');
+  });
+
+  it('when the OpenAPI document is fetched, then every endpoint and the bearer scheme are in it, and /docs serves the UI', async () => {
+    const doc = (await get('/openapi.json')).json();
+    expect(doc.openapi).toBe('3.0.3');
+    expect(Object.keys(doc.paths)).toEqual(
+      expect.arrayContaining([
+        '/events',
+        '/events/{event_id}',
+        '/events/{event_id}/score',
+        '/scores/{score_id}',
+        '/me/scores',
+      ]),
+    );
+    expect(doc.components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.paths['/events/{event_id}/score'].post.security).toEqual([{ bearerAuth: [] }]);
+    const ui = await get('/docs/');
+    expect(ui.statusCode).toBe(200);
+    expect(ui.headers['content-type']).toContain('text/html');
+  });
+});
+
+describe('when line-provider is down', () => {
+  it('then /readyz says so with 503, and GET /events answers 503 UNAVAILABLE without internals', async () => {
+    const other = await startApi({ LINE_PROVIDER_CALL_TIMEOUT: '300ms' });
+    try {
+      await other.lp.app.stop();
+      const ready = await other.api.http.inject({ method: 'GET', url: '/readyz' });
+      expect(ready.statusCode).toBe(503);
+      expect(ready.json().checks['line-provider']).toBe('failing');
+      const list = await other.api.http.inject({ method: 'GET', url: '/events?state=all' });
+      expect(list.statusCode).toBe(503);
+      expect(list.json()).toMatchObject({ code: 'UNAVAILABLE' });
+      expect(list.body).not.toMatch(/ECONNREFUSED|at .*\.ts/);
+    } finally {
+      await other.dispose().catch(() => undefined);
+    }
+  });
+});
