@@ -10,6 +10,7 @@ import {
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
 import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';
+import { createSagaRepository } from './data-access/saga-repository.js';
 import { createScoreRepository } from './data-access/score-repository.js';
 import { createAuthenticator } from './entry-points/http/auth.js';
 import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
@@ -84,6 +85,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 
   const scores = createScoreRepository();
+  const sagas = createSagaRepository();
   const events = createEventReads({ cache, lineProvider });
   const submitScore = createSubmitScore({
     db,
@@ -111,6 +113,8 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     registry,
     ops: {
       closing: () => closing,
+      // Sagas in flight and compensations that keep failing, from the database both processes share.
+      details: async () => ({ sagas: await sagas.counts(db, config.SAGA_STUCK_AFTER) }),
       checks: {
         database: () => db.ping(),
         ...(redis ? { redis: async () => void (await redis.ping()) } : {}),

@@ -12,6 +12,8 @@ const common = {
   LINE_PROVIDER_ADDRESS: env.string('127.0.0.1:50051'),
   LINE_PROVIDER_CALL_TIMEOUT: env.duration('2s'),
   SHUTDOWN_TIMEOUT: env.duration('20s'),
+  /** A compensation still running after this long counts as stuck (in /readyz and `npm run sagas`). */
+  SAGA_STUCK_AFTER: env.duration('2m'),
 };
 
 export const apiConfigSchema = {
@@ -38,4 +40,41 @@ export function loadApiConfig(options?: LoadConfigOptions) {
     ]);
   }
   return config;
+}
+
+export const workerConfigSchema = {
+  ...common,
+  /** Token for ApplyScore/RevertScore on line-provider (LINE_PROVIDER_INTERNAL_TOKEN there). */
+  LINE_PROVIDER_INTERNAL_TOKEN: env.secret(16),
+  EVENTS_CACHE_TTL: env.duration('5s'),
+  /** ApplyScore deliveries before the timeout's compensation (RevertScore, then UNAVAILABLE). */
+  SAGA_MAX_ATTEMPTS: env.integer(8, { min: 1, max: 1000 }),
+  /** A saga older than this compensates at its next transient failure instead of retrying. */
+  SAGA_TIMEOUT: env.duration('30s'),
+  /** Retry backoff: first delay and cap (exponential, with jitter). */
+  SAGA_BACKOFF_INITIAL: env.duration('100ms'),
+  SAGA_BACKOFF_MAX: env.duration('5s'),
+  /** RevertScore retries without limit; its backoff is capped here. */
+  SAGA_REVERT_BACKOFF_MAX: env.duration('30s'),
+  /** Sagas unsettled for this long are re-driven from the database (lost jobs, a flushed Redis). */
+  SAGA_SWEEP_AFTER: env.duration('10s'),
+  SAGA_SWEEP_INTERVAL: env.duration('5s'),
+  /** How often events with scores not yet final are checked against line-provider. */
+  RECONCILE_INTERVAL: env.duration('1m'),
+  WORKER_CONCURRENCY: env.integer(32, { min: 1, max: 1000 }),
+  /** How long a job a dead worker held waits before another worker takes it (BullMQ lock). */
+  BROKER_LOCK_DURATION: env.duration('30s'),
+  BROKER_STALLED_INTERVAL: env.duration('15s'),
+  OUTBOX_POLL_INTERVAL: env.duration('1s'),
+  OUTBOX_BATCH_SIZE: env.integer(200, { min: 1, max: 5000 }),
+  OUTBOX_RETENTION: env.duration('24h'),
+  /** The worker's own health endpoint (/healthz, /readyz with saga counts); 0 picks a free port. */
+  WORKER_HTTP_PORT: env.port(8003),
+  WORKER_HTTP_HOST: env.string('0.0.0.0'),
+};
+
+export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
+
+export function loadWorkerConfig(options?: LoadConfigOptions) {
+  return loadConfig(workerConfigSchema, options);
 }

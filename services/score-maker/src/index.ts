@@ -1,3 +1,5 @@
 export { buildScoreMakerApi, type ScoreMakerApi, type ScoreMakerApiDeps } from './api.js';
 export { loadApiConfig, apiConfigSchema, type ApiConfig } from './config.js';
 export { scoreMakerMigrations } from './data-access/migrations.js';
+export { buildScoreMakerWorker, type ScoreMakerWorker, type ScoreMakerWorkerDeps } from './worker.js';
+export { loadWorkerConfig, workerConfigSchema, type WorkerConfig } from './config.js';

@@ -8,9 +8,18 @@ export interface BrokerSettings {
   url: string;
   logger: Logger;
   prefix?: string;
+  /** Redis only: how long a dead worker's job stays locked, and how often stalled jobs are looked for. */
+  lockDurationMs?: number;
+  stalledIntervalMs?: number;
 }
 
 export function openBroker(settings: BrokerSettings): Broker {
   if (settings.url.startsWith('memory:')) return createMemoryBroker({ logger: settings.logger });
-  return createRedisBroker({ url: settings.url, logger: settings.logger, prefix: settings.prefix });
+  return createRedisBroker({
+    url: settings.url,
+    logger: settings.logger,
+    prefix: settings.prefix,
+    lockDurationMs: settings.lockDurationMs,
+    stalledIntervalMs: settings.stalledIntervalMs,
+  });
 }

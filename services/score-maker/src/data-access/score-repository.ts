@@ -1,5 +1,5 @@
 import type { Queryable } from '@scoreline/platform';
-import { SAGA_TOPIC, type Score } from '../domain/score.js';
+import { APPLY_TOPIC, type Score } from '../domain/score.js';
 
 interface ScoreRow {
   id: string;
@@ -12,6 +12,8 @@ interface ScoreRow {
   confirmed_version: number;
   reason: Score['reason'];
   final: boolean;
+  saga_state: Score['sagaState'];
+  pending_since: Date | null;
   created_at: Date;
   updated_at: Date;
 }
@@ -28,6 +30,8 @@ export function toScore(row: ScoreRow): Score {
     confirmedVersion: row.confirmed_version,
     reason: row.reason,
     final: row.final,
+    sagaState: row.saga_state,
+    pendingSince: row.pending_since,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
@@ -39,21 +43,29 @@ export function toScore(row: ScoreRow): Score {
  * the upsert's WHERE leaves it out, nothing is returned, and no command is written.
  * The row lock taken by the upsert also orders two submissions of one user for one event, so their
  * outbox rows are in version order (the relay's per-key order relies on it).
+ * The command's message id is derived from (score, version, command), so every copy of one step (the
+ * relay's, a sweeper's re-drive) carries the same id, and the queue keeps one live job per step.
  */
 const SUBMIT_SQL = `
 WITH s AS (
-  INSERT INTO scores AS sc (user_id, event_id, rate) VALUES ($1, $2, $3)
+  INSERT INTO scores AS sc (user_id, event_id, rate, saga_state, pending_since) VALUES ($1, $2, $3, 'APPLYING', now())
   ON CONFLICT (user_id, event_id) DO UPDATE
-    SET rate = EXCLUDED.rate, version = sc.version + 1, status = 'PENDING', reason = NULL, updated_at = now()
+    SET rate = EXCLUDED.rate, version = sc.version + 1, status = 'PENDING', reason = NULL,
+        saga_state = 'APPLYING', pending_since = now(), updated_at = now()
     WHERE NOT sc.final
   RETURNING *
 ), o AS (
-  INSERT INTO outbox (topic, message_key, type, payload)
-  SELECT $4, s.id::text, 'ApplyScore',
+  INSERT INTO outbox (message_id, topic, message_key, type, payload)
+  SELECT ${stepId('s.id', 's.version', 'ApplyScore')}, $4, s.id::text, 'ApplyScore',
     jsonb_build_object('scoreId', s.id, 'version', s.version, 'eventId', s.event_id, 'userId', s.user_id, 'rate', s.rate)
   FROM s
 )
 SELECT * FROM s`;
+
+/** SQL for the message id of one saga step: a UUID from md5(score id, version, command). */
+export function stepId(scoreId: string, version: string, command: 'ApplyScore' | 'RevertScore'): string {
+  return `md5(${scoreId}::text || ':' || ${version}::text || ':${command}')::uuid`;
+}
 
 export function createScoreRepository() {
   return {
@@ -66,7 +78,7 @@ export function createScoreRepository() {
         input.userId,
         input.eventId,
         input.rate,
-        SAGA_TOPIC,
+        APPLY_TOPIC,
       ]);
       return rows[0] && toScore(rows[0]);
     },

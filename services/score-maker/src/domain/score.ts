@@ -17,12 +17,17 @@ export interface Score {
   reason: RejectionReason | null;
   /** True once the event closed: the score can no longer change. */
   final: boolean;
+  /** Where the current version's saga is; null once settled. */
+  sagaState: 'APPLYING' | 'REVERTING' | null;
+  /** When the current version's saga began. */
+  pendingSince: Date | null;
   createdAt: Date;
   updatedAt: Date;
 }
 
-/** Where score-maker's saga commands travel (outbox topic and queue name). */
-export const SAGA_TOPIC = 'score-maker.saga';
+/** Where score-maker's saga commands travel (outbox topics and queue names). */
+export const APPLY_TOPIC = 'score-maker.apply-score';
+export const REVERT_TOPIC = 'score-maker.revert-score';
 
 export interface ApplyScoreCommand {
   scoreId: string;
@@ -30,4 +35,9 @@ export interface ApplyScoreCommand {
   eventId: number;
   userId: string;
   rate: number;
+}
+
+export interface RevertScoreCommand {
+  scoreId: string;
+  version: number;
 }

@@ -1,0 +1,232 @@
+import { createServer, type Server } from 'node:http';
+import {
+  createOutboxRelay,
+  migrate,
+  openBroker,
+  openDatabase,
+  type Broker,
+  type Consumer,
+  type Database,
+  type Logger,
+} from '@scoreline/platform';
+import type { WorkerConfig } from './config.js';
+import {
+  createMemoryEventsCache,
+  createRedisEventsCache,
+  type EventsCache,
+} from './data-access/events-cache.js';
+import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
+import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
+import { scoreMakerMigrations } from './data-access/migrations.js';
+import { createSagaRepository } from './data-access/saga-repository.js';
+import { APPLY_TOPIC, REVERT_TOPIC } from './domain/score.js';
+import { createEventChangedHandler, type EventChangedPayload } from './entry-points/worker/event-changed.js';
+import { periodic } from './entry-points/worker/periodic.js';
+import { createReconciler } from './entry-points/worker/reconciler.js';
+import { createSagaSteps } from './entry-points/worker/saga-steps.js';
+import { createSweeper } from './entry-points/worker/sweeper.js';
+import type { ApplyScoreCommand, RevertScoreCommand } from './domain/score.js';
+
+/** line-provider's outbox topic (services/line-provider data-access/event-repository.ts). */
+export const EVENT_CHANGED_TOPIC = 'line-provider.event-changed';
+const UNLIMITED = 2 ** 31 - 1;
+
+export interface ScoreMakerWorker {
+  readonly db: Database;
+  readonly broker: Broker;
+  start(): Promise<{ port: number | undefined }>;
+  stop(): Promise<void>;
+  /** One sweep now (tests, operations); returns the sagas re-driven. */
+  sweep(): Promise<number>;
+  reconcile(): Promise<number>;
+}
+
+export interface ScoreMakerWorkerDeps {
+  logger: Logger;
+  db?: Database;
+  broker?: Broker;
+  cache?: EventsCache;
+  lineProvider?: LineProviderClient;
+  /** Serve /healthz and /readyz on WORKER_HTTP_PORT (the standalone process does; tests need not). */
+  http?: boolean;
+}
+
+/**
+ * The worker's composition root: the outbox relay feeding the queues, the saga steps, the EventChanged
+ * consumer, the sweeper and the reconciliation. Any number of replicas can run at once.
+ */
+export async function buildScoreMakerWorker(
+  config: WorkerConfig,
+  deps: ScoreMakerWorkerDeps,
+): Promise<ScoreMakerWorker> {
+  const { logger } = deps;
+  const owned: (() => Promise<void> | void)[] = [];
+  const db =
+    deps.db ??
+    (await openDatabase({
+      url: config.SCORE_MAKER_DATABASE_URL,
+      logger,
+      maxConnections: config.SCORE_MAKER_DATABASE_POOL_SIZE,
+      applicationName: 'score-maker-worker',
+    }));
+  if (!deps.db) owned.push(() => db.close());
+  const broker =
+    deps.broker ??
+    openBroker({
+      url: config.REDIS_URL,
+      prefix: config.REDIS_PREFIX,
+      logger,
+      lockDurationMs: config.BROKER_LOCK_DURATION,
+      stalledIntervalMs: config.BROKER_STALLED_INTERVAL,
+    });
+  if (!deps.broker) owned.push(() => broker.close());
+  const cache =
+    deps.cache ??
+    (config.REDIS_URL.startsWith('memory:')
+      ? createMemoryEventsCache({ logger, ttlMs: config.EVENTS_CACHE_TTL })
+      : createRedisEventsCache({
+          url: config.REDIS_URL,
+          prefix: config.REDIS_PREFIX,
+          logger,
+          ttlMs: config.EVENTS_CACHE_TTL,
+        }));
+  if (!deps.cache) owned.push(() => cache.close());
+  const lineProvider =
+    deps.lineProvider ??
+    createLineProviderClient({
+      address: config.LINE_PROVIDER_ADDRESS,
+      internalToken: config.LINE_PROVIDER_INTERNAL_TOKEN,
+      logger,
+      callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+    });
+  if (!deps.lineProvider) owned.push(() => lineProvider.close());
+
+  const sagas = createSagaRepository();
+  const steps = createSagaSteps({
+    db,
+    sagas,
+    lineProvider,
+    logger: logger.child({ component: 'saga' }),
+    settings: { maxAttempts: config.SAGA_MAX_ATTEMPTS, timeoutMs: config.SAGA_TIMEOUT },
+  });
+  const relay = createOutboxRelay({
+    db,
+    broker,
+    logger: logger.child({ component: 'outbox-relay' }),
+    batchSize: config.OUTBOX_BATCH_SIZE,
+    pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
+    retentionMs: config.OUTBOX_RETENTION,
+  });
+  const sweep = createSweeper({ db, sagas, broker, logger, afterMs: config.SAGA_SWEEP_AFTER });
+  const reconcile = createReconciler({ db, sagas, lineProvider, logger });
+  const idempotency = createIdempotencyRepository();
+  const jobs = [
+    periodic('sweeper', config.SAGA_SWEEP_INTERVAL, async () => void (await sweep()), logger),
+    periodic('reconciler', config.RECONCILE_INTERVAL, async () => void (await reconcile()), logger),
+    periodic(
+      'housekeeping',
+      10 * 60_000,
+      async () => {
+        await idempotency.purgeExpired(db);
+        await sagas.purgeInbox(db, 7 * 24 * 3600_000);
+      },
+      logger,
+    ),
+  ];
+  const backoff = { initialMs: config.SAGA_BACKOFF_INITIAL, maxMs: config.SAGA_BACKOFF_MAX, jitter: true };
+  const consumers: Consumer[] = [];
+  let server: Server | undefined;
+  let closing = false;
+
+  const readiness = async () => {
+    const checks: Record<string, string> = {};
+    const probe = async (name: string, check: () => Promise<unknown>) => {
+      try {
+        await check();
+        checks[name] = 'ok';
+      } catch (error) {
+        logger.warn({ err: error, check: name }, 'readiness check failed');
+        checks[name] = 'failing';
+      }
+    };
+    await Promise.all([
+      probe('database', () => db.ping()),
+      probe('broker', () => broker.ping()),
+      probe('line-provider', () => lineProvider.ping()),
+    ]);
+    const sagaCounts = await sagas.counts(db, config.SAGA_STUCK_AFTER).catch(() => undefined);
+    const ready = !closing && Object.values(checks).every((c) => c === 'ok');
+    return {
+      ready,
+      body: { status: ready ? 'ready' : closing ? 'shutting down' : 'not ready', checks, sagas: sagaCounts },
+    };
+  };
+
+  return {
+    db,
+    broker,
+    sweep,
+    reconcile,
+    async start() {
+      await migrate(db, scoreMakerMigrations, logger);
+      consumers.push(
+        broker.consume<ApplyScoreCommand>(APPLY_TOPIC, steps.apply, {
+          concurrency: config.WORKER_CONCURRENCY,
+          // apply() compensates at SAGA_MAX_ATTEMPTS; the broker's limit is only a safety net behind it.
+          maxAttempts: config.SAGA_MAX_ATTEMPTS + 1,
+          backoff,
+          onExhausted: steps.applyExhausted,
+        }),
+        broker.consume<RevertScoreCommand>(REVERT_TOPIC, steps.revert, {
+          concurrency: config.WORKER_CONCURRENCY,
+          maxAttempts: UNLIMITED,
+          backoff: { ...backoff, maxMs: config.SAGA_REVERT_BACKOFF_MAX },
+        }),
+        broker.consume<EventChangedPayload>(
+          EVENT_CHANGED_TOPIC,
+          createEventChangedHandler({
+            db,
+            sagas,
+            cache,
+            logger: logger.child({ component: 'event-changed' }),
+          }),
+          { concurrency: 8, maxAttempts: UNLIMITED, backoff },
+        ),
+      );
+      await relay.start();
+      for (const job of jobs) job.start();
+      let port: number | undefined;
+      if (deps.http) {
+        server = createServer((request, response) => {
+          const send = (status: number, body: unknown) => {
+            response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+          };
+          if (request.url === '/healthz') return send(200, { status: 'ok' });
+          if (request.url === '/readyz') {
+            void readiness().then(({ ready, body }) => send(ready ? 200 : 503, body));
+            return;
+          }
+          send(404, { status: 404, code: 'NOT_FOUND' });
+        });
+        port = await new Promise<number>((resolve, reject) => {
+          server!.once('error', reject);
+          server!.listen(config.WORKER_HTTP_PORT, config.WORKER_HTTP_HOST, () => {
+            const address = server!.address();
+            resolve(typeof address === 'object' && address ? address.port : config.WORKER_HTTP_PORT);
+          });
+        });
+      }
+      logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'score-maker worker started');
+      return { port };
+    },
+    async stop() {
+      closing = true;
+      // Stop taking work first; let handlers in flight finish; then the relay and the timers.
+      await Promise.all(consumers.splice(0).map((c) => c.close()));
+      await relay.stop();
+      await Promise.all(jobs.map((j) => j.stop()));
+      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      for (const close of owned.reverse()) await close();
+    },
+  };
+}
