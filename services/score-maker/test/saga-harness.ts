@@ -72,10 +72,13 @@ export class SagaSystem {
     readonly env: Record<string, string>,
   ) {}
 
-  static async start(kind: BrokerKind, options: { workers?: number; env?: Record<string, string> } = {}) {
+  static async start(
+    kind: BrokerKind,
+    options: { workers?: number; env?: Record<string, string>; redis?: TestRedis } = {},
+  ) {
     const lpDb = await createTestDatabase(lineProviderMigrations);
     const smDb = await createTestDatabase(scoreMakerMigrations);
-    const redis = kind === 'redis' ? createTestRedis() : undefined;
+    const redis = kind === 'redis' ? (options.redis ?? createTestRedis()) : undefined;
     const system = new SagaSystem(kind, lpDb, smDb, redis, { ...fastSaga, ...options.env });
     await system.startLineProvider();
     const logger = silentLogger();

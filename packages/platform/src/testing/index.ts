@@ -2,3 +2,4 @@ export { testServices, redisSkipReason, type TestServices } from './services.js'
 export { createTestDatabase, type TestDatabase } from './test-database.js';
 export { createTestRedis, type TestRedis } from './test-redis.js';
 export { waitFor } from './wait-for.js';
+export { startPrivateRedis, redisServerAvailable, type PrivateRedis } from './private-redis.js';

@@ -104,6 +104,37 @@ export function createSagaRepository() {
       return rows[0]!;
     },
 
+    /** Sagas in flight, oldest first; `stuckOnly` keeps compensations running for longer than `stuckAfterMs`. */
+    async list(
+      db: Queryable,
+      options: { stuckOnly: boolean; stuckAfterMs: number; limit: number },
+    ): Promise<StaleSaga[]> {
+      const { rows } = await db.query<{
+        id: string;
+        version: number;
+        event_id: number;
+        user_id: string;
+        rate: number;
+        saga_state: 'APPLYING' | 'REVERTING';
+        pending_since: Date;
+      }>(
+        `SELECT id, version, event_id, user_id, rate, saga_state, pending_since FROM scores
+         WHERE saga_state IS NOT NULL
+           AND (NOT $1 OR (saga_state = 'REVERTING' AND pending_since < now() - make_interval(secs => $2::double precision / 1000)))
+         ORDER BY pending_since LIMIT $3`,
+        [options.stuckOnly, options.stuckAfterMs, options.limit],
+      );
+      return rows.map((r) => ({
+        id: r.id,
+        version: r.version,
+        eventId: r.event_id,
+        userId: r.user_id,
+        rate: r.rate,
+        sagaState: r.saga_state,
+        pendingSince: r.pending_since,
+      }));
+    },
+
     /** Records a consumed message; false when it was consumed before (a duplicate). */
     async claimMessage(tx: Queryable, messageId: string, topic: string): Promise<boolean> {
       const { rowCount } = await tx.query(

@@ -1,0 +1,203 @@
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import {
+  createTestRedis,
+  redisServerAvailable,
+  startPrivateRedis,
+  testServices,
+  waitFor,
+  type PrivateRedis,
+} from '@scoreline/platform/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { INTERNAL_TOKEN } from '../../line-provider/test/helpers.js';
+import { APPLY_TOPIC } from '../src/domain/score.js';
+import { fastSaga, SagaSystem } from './saga-harness.js';
+
+const clean = { pending: 0, eventMismatches: [], scoreMismatches: [], ledgerMismatches: [] };
+const needs = !testServices().postgresUrl || !testServices().redisUrl;
+const reason = needs ? ' [skipped: needs PostgreSQL and Redis]' : '';
+
+describe.skipIf(needs)(`the saga under failures${reason}`, () => {
+  let system: SagaSystem | undefined;
+  let privateRedis: PrivateRedis | undefined;
+  afterEach(async () => {
+    await system?.dispose();
+    await privateRedis?.dispose();
+    system = undefined;
+    privateRedis = undefined;
+  });
+
+  async function withPrivateRedis(env: Record<string, string> = {}) {
+    if (!redisServerAvailable())
+      throw new Error('redis-server is needed to restart or flush a Redis of the test’s own');
+    privateRedis = await startPrivateRedis();
+    const redis = { url: privateRedis.url, prefix: 'chaos', dispose: async () => undefined };
+    return SagaSystem.start('redis', {
+      workers: 2,
+      redis,
+      env: { SAGA_TIMEOUT: '60s', SAGA_MAX_ATTEMPTS: '1000', ...env },
+    });
+  }
+
+  async function submitMany(s: SagaSystem, events: number[], n: number) {
+    const ids = new Set<string>();
+    for (let i = 0; i < n; i++)
+      ids.add((await s.submit(`user${i % 40}`, events[i % events.length]!, (i % 5) + 1)).id);
+    return ids;
+  }
+
+  it('when Redis is flushed mid-flight, then every saga still finishes and the services agree', async () => {
+    system = await withPrivateRedis();
+    const events = [await system.createEvent('a'), await system.createEvent('b')];
+    await system.stopLineProvider(); // sagas pile up in Redis as delayed retries
+    const ids = await submitMany(system, events, 60);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(await system.pending()).toBe(ids.size);
+    // The sagas' jobs are in Redis (waiting to retry) when it is flushed.
+    expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBeGreaterThan(0);
+    await privateRedis!.flushAll();
+    expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBe(0);
+    await system.startLineProvider();
+    await waitFor(async () => (await system!.pending()) === 0, {
+      what: 'every saga settled',
+      timeoutMs: 30_000,
+    });
+    expect(await system.invariants()).toEqual(clean);
+  });
+
+  it('when Redis restarts with empty memory, then every saga still finishes', async () => {
+    system = await withPrivateRedis();
+    const events = [await system.createEvent('a')];
+    await system.stopLineProvider();
+    await submitMany(system, events, 30);
+    await new Promise((r) => setTimeout(r, 800));
+    expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBeGreaterThan(0);
+    await privateRedis!.stop();
+    await new Promise((r) => setTimeout(r, 500));
+    await privateRedis!.start();
+    await system.startLineProvider();
+    await waitFor(async () => (await system!.pending()) === 0, {
+      what: 'every saga settled',
+      timeoutMs: 30_000,
+    });
+    expect(await system.invariants()).toEqual(clean);
+  });
+
+  it('when a worker process is killed with SIGKILL mid-step, then another worker finishes its sagas', async () => {
+    const redis = createTestRedis();
+    system = await SagaSystem.start('redis', {
+      workers: 0,
+      redis,
+      env: { SAGA_TIMEOUT: '60s', SAGA_MAX_ATTEMPTS: '1000' },
+    });
+    const eventId = await system.createEvent('kill');
+    // Hold the event row: every ApplyScore now waits inside line-provider, so steps are mid-flight.
+    const blocker = system.lpDb.connect({ maxConnections: 1 });
+    let release!: () => void;
+    const held = blocker.transaction(async (tx) => {
+      await tx.query('SELECT 1 FROM events WHERE id = $1 FOR UPDATE', [eventId]);
+      await new Promise<void>((r) => (release = r));
+    });
+    await waitFor(() => release !== undefined, { what: 'the lock' });
+    for (let i = 0; i < 20; i++) await system.submit(`k${i}`, eventId, (i % 5) + 1);
+
+    const main = fileURLToPath(new URL('../src/main-worker.ts', import.meta.url));
+    const child = spawn(process.execPath, ['--import', 'tsx', main], {
+      env: {
+        PATH: process.env.PATH,
+        ...fastSaga,
+        SAGA_TIMEOUT: '60s',
+        SAGA_MAX_ATTEMPTS: '1000',
+        LINE_PROVIDER_CALL_TIMEOUT: '10s',
+        SCORE_MAKER_DATABASE_URL: system.smDb.url!,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: redis.prefix,
+        LINE_PROVIDER_ADDRESS: `127.0.0.1:${system.lpPort}`,
+        LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
+        WORKER_HTTP_PORT: '0',
+        LOG_LEVEL: 'info',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise((resolve) => child.once('exit', (_code, signal) => resolve(signal)));
+    try {
+      await waitFor(() => output.includes('score-maker worker started'), {
+        what: 'the worker',
+        timeoutMs: 20_000,
+      });
+      // Its ApplyScore calls are now waiting on the held row inside line-provider.
+      await waitFor(
+        async () =>
+          (
+            await system!.lpDb.db.query(
+              `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
+            )
+          ).rowCount! > 0,
+        { what: 'a step in flight', timeoutMs: 20_000 },
+      );
+      child.kill('SIGKILL');
+      expect(await exited).toBe('SIGKILL');
+    } finally {
+      child.kill('SIGKILL');
+    }
+    expect(await system.pending()).toBe(20);
+    await system.addWorker();
+    release();
+    await held;
+    await blocker.close();
+    await waitFor(async () => (await system!.pending()) === 0, {
+      what: 'every saga settled',
+      timeoutMs: 30_000,
+    });
+    expect(await system.invariants()).toEqual(clean);
+    const { rows } = await system.smDb.db.query<{ status: string; n: number }>(
+      'SELECT status, count(*)::int AS n FROM scores GROUP BY status',
+    );
+    expect(rows).toEqual([{ status: 'CONFIRMED', n: 20 }]);
+  });
+
+  it('when two relays and two workers take 2,000 submissions with changes over 20 events, then the services agree exactly', async () => {
+    system = await SagaSystem.start('redis', {
+      workers: 2,
+      env: { SAGA_TIMEOUT: '60s', SAGA_MAX_ATTEMPTS: '1000' },
+    });
+    const events: number[] = [];
+    for (let i = 0; i < 20; i++) events.push(await system.createEvent(`load ${i}`));
+    let accepted = 0;
+    let refused = 0;
+    const submitOne = async (i: number) => {
+      // 300 users over 20 events: most (user, event) pairs are scored more than once, so changes race.
+      const user = `load${(i * 7919) % 300}`;
+      const eventId = events[(i * 31) % 20]!;
+      try {
+        await system!.submit(user, eventId, ((i * 13) % 5) + 1);
+        accepted++;
+      } catch {
+        refused++; // 409 once its event closed
+      }
+    };
+    for (let batch = 0; batch < 40; batch++) {
+      await Promise.all(Array.from({ length: 50 }, (_, j) => submitOne(batch * 50 + j)));
+      if (batch === 20) {
+        await system.closeEvent(events[0]!); // two events close while their sagas are in flight
+        await system.closeEvent(events[1]!);
+      }
+    }
+    expect(accepted + refused).toBe(2000);
+    expect(accepted).toBeGreaterThan(1800);
+    await waitFor(async () => (await system!.pending()) === 0, {
+      what: 'every saga settled',
+      timeoutMs: 90_000,
+      intervalMs: 200,
+    });
+    const report = await system.invariants();
+    expect(report).toEqual(clean);
+    const { rows } = await system.smDb.db.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM scores WHERE status NOT IN ('CONFIRMED', 'REJECTED')`,
+    );
+    expect(rows[0]!.n).toBe(0);
+  }, 180_000);
+});
