@@ -135,7 +135,7 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
             await system!.lpDb.db.query(
               `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
             )
-          ).rowCount! > 0,
+          ).rowCount > 0,
         { what: 'a step in flight', timeoutMs: 20_000 },
       );
       child.kill('SIGKILL');
