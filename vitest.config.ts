@@ -6,6 +6,7 @@ export default defineConfig({
       'packages/*/test/**/*.test.ts',
       'services/*/test/**/*.test.ts',
       '{packages,services}/*/src/**/*.test.ts',
+      'test/**/*.test.ts',
     ],
     globalSetup: ['packages/platform/src/testing/global-setup.ts'],
     testTimeout: 30_000,

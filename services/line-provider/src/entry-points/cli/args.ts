@@ -95,7 +95,7 @@ export function parseCommand(argv: readonly string[], now: Date): Command {
   try {
     parsed = parseArgs({
       args: rest,
-      options: optionsOf[action] as Options,
+      options: optionsOf[action],
       strict: true,
       allowPositionals: action !== 'create' && action !== 'list',
     });
@@ -123,7 +123,10 @@ export function parseCommand(argv: readonly string[], now: Date): Command {
       const limitText = text('limit') ?? '50';
       const limit = /^\d{1,6}$/.test(limitText) ? Number(limitText) : NaN;
       if (!(limit >= 1 && limit <= MAX_LIMIT)) {
-        throw new UsageError(`--limit must be a whole number from 1 to ${MAX_LIMIT} (got ${limitText})`, action);
+        throw new UsageError(
+          `--limit must be a whole number from 1 to ${MAX_LIMIT} (got ${limitText})`,
+          action,
+        );
       }
       return { kind: 'list', state: state as ListState, limit, json };
     }

@@ -1,0 +1,141 @@
+import { join, resolve } from 'node:path';
+import {
+  createMemoryBroker,
+  createLogger,
+  openBroker,
+  openDatabase,
+  type Broker,
+  type Database,
+  type Logger,
+} from '@scoreline/platform';
+import { buildLineProvider, loadLineProviderConfig, type LineProvider } from '@scoreline/line-provider';
+import {
+  buildScoreMakerApi,
+  buildScoreMakerWorker,
+  createLineProviderClient,
+  createMemoryEventsCache,
+  createRedisEventsCache,
+  loadApiConfig,
+  loadWorkerConfig,
+  type ScoreMakerApi,
+  type ScoreMakerWorker,
+} from '@scoreline/score-maker';
+import type { QuickstartSettings, Secrets } from './settings.js';
+
+export interface RunningSystem {
+  apiUrl: string;
+  lineProviderAddress: string;
+  stop(): Promise<void>;
+}
+
+/**
+ * line-provider, the score-maker API and its worker in one process. Each service keeps its own
+ * database and they still talk gRPC over loopback, exactly as in the full topology; only the broker
+ * and the cache are in-process unless REDIS_URL says otherwise.
+ */
+export async function startSystem(
+  settings: QuickstartSettings,
+  secrets: Secrets,
+  logger: Logger = createLogger({ name: 'scoreline', level: settings.LOG_LEVEL }),
+) {
+  const dataDir = resolve(settings.SCORELINE_DATA_DIR);
+  const lpUrl = settings.LINE_PROVIDER_DATABASE_URL ?? `pglite://${join(dataDir, 'line-provider')}`;
+  const smUrl = settings.SCORE_MAKER_DATABASE_URL ?? `pglite://${join(dataDir, 'score-maker')}`;
+  const common = {
+    LOG_LEVEL: settings.LOG_LEVEL,
+    REDIS_URL: settings.REDIS_URL,
+    REDIS_PREFIX: settings.REDIS_PREFIX,
+  };
+  const lineProviderAddress = `127.0.0.1:${settings.LINE_PROVIDER_GRPC_PORT}`;
+
+  const stops: (() => Promise<void> | void)[] = [];
+  const stop = async () => {
+    for (const step of stops.splice(0).reverse()) {
+      try {
+        await step();
+      } catch (error) {
+        logger.error({ err: error }, 'stopping failed');
+      }
+    }
+  };
+  try {
+    // The two embedded databases open one after the other: each first start unpacks PostgreSQL.
+    const lpDb: Database = await openDatabase({ url: lpUrl, logger, applicationName: 'line-provider' });
+    stops.push(() => lpDb.close());
+    const smDb: Database = await openDatabase({ url: smUrl, logger, applicationName: 'score-maker' });
+    stops.push(() => smDb.close());
+    const broker: Broker = settings.REDIS_URL.startsWith('memory:')
+      ? createMemoryBroker({ logger })
+      : openBroker({ url: settings.REDIS_URL, prefix: settings.REDIS_PREFIX, logger });
+    stops.push(() => broker.close());
+    const cache = settings.REDIS_URL.startsWith('memory:')
+      ? createMemoryEventsCache({ logger })
+      : createRedisEventsCache({ url: settings.REDIS_URL, prefix: settings.REDIS_PREFIX, logger });
+    stops.push(() => cache.close());
+
+    const lineProvider: LineProvider = await buildLineProvider(
+      loadLineProviderConfig({
+        env: {
+          ...common,
+          LINE_PROVIDER_DATABASE_URL: lpUrl,
+          LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
+          LINE_PROVIDER_GRPC_PORT: String(settings.LINE_PROVIDER_GRPC_PORT),
+          LINE_PROVIDER_ADMIN_TOKEN: secrets.adminToken,
+          LINE_PROVIDER_INTERNAL_TOKEN: secrets.internalToken,
+        },
+        envFile: false,
+      }),
+      { logger: logger.child({ service: 'line-provider' }), db: lpDb, broker },
+    );
+    await lineProvider.start();
+    stops.push(() => lineProvider.stop());
+
+    const client = createLineProviderClient({
+      address: lineProviderAddress,
+      internalToken: secrets.internalToken,
+      logger,
+    });
+    stops.push(() => client.close());
+    const worker: ScoreMakerWorker = await buildScoreMakerWorker(
+      loadWorkerConfig({
+        env: {
+          ...common,
+          SCORE_MAKER_DATABASE_URL: smUrl,
+          LINE_PROVIDER_ADDRESS: lineProviderAddress,
+          LINE_PROVIDER_INTERNAL_TOKEN: secrets.internalToken,
+        },
+        envFile: false,
+      }),
+      {
+        logger: logger.child({ service: 'score-maker-worker' }),
+        db: smDb,
+        broker,
+        cache,
+        lineProvider: client,
+      },
+    );
+    await worker.start();
+    stops.push(() => worker.stop());
+
+    const api: ScoreMakerApi = await buildScoreMakerApi(
+      loadApiConfig({
+        env: {
+          ...common,
+          SCORE_MAKER_DATABASE_URL: smUrl,
+          SCORE_MAKER_HTTP_HOST: '127.0.0.1',
+          SCORE_MAKER_HTTP_PORT: String(settings.SCORE_MAKER_HTTP_PORT),
+          LINE_PROVIDER_ADDRESS: lineProviderAddress,
+          JWT_SECRET: secrets.jwtSecret,
+        },
+        envFile: false,
+      }),
+      { logger: logger.child({ service: 'score-maker-api' }), db: smDb, cache, lineProvider: client },
+    );
+    const { port } = await api.start();
+    stops.push(() => api.stop());
+    return { apiUrl: `http://127.0.0.1:${port}`, lineProviderAddress, stop } satisfies RunningSystem;
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+}
