@@ -15,3 +15,4 @@ export { outboxMigration, OUTBOX_CHANNEL } from './outbox/outbox-schema.js';
 export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
+export { runService, type Runnable } from './run-service.js';

@@ -13,6 +13,36 @@ export interface StaleSaga {
   pendingSince: Date;
 }
 
+async function listSagas(
+  db: Queryable,
+  filter: { olderThanMs: number; revertingOnly: boolean; limit: number },
+): Promise<StaleSaga[]> {
+  const { rows } = await db.query<{
+    id: string;
+    version: number;
+    event_id: number;
+    user_id: string;
+    rate: number;
+    saga_state: 'APPLYING' | 'REVERTING';
+    pending_since: Date;
+  }>(
+    `SELECT id, version, event_id, user_id, rate, saga_state, pending_since FROM scores
+     WHERE saga_state IS NOT NULL AND (NOT $1 OR saga_state = 'REVERTING')
+       AND pending_since <= now() - make_interval(secs => $2::double precision / 1000)
+     ORDER BY pending_since LIMIT $3`,
+    [filter.revertingOnly, filter.olderThanMs, filter.limit],
+  );
+  return rows.map((r) => ({
+    id: r.id,
+    version: r.version,
+    eventId: r.event_id,
+    userId: r.user_id,
+    rate: r.rate,
+    sagaState: r.saga_state,
+    pendingSince: r.pending_since,
+  }));
+}
+
 export function createSagaRepository() {
   return {
     async get(db: Queryable, scoreId: string): Promise<Score | undefined> {
@@ -61,31 +91,9 @@ export function createSagaRepository() {
       return rowCount === 1;
     },
 
-    /** Sagas still unsettled since before `olderThanMs` ago, oldest first. */
+    /** Sagas still unsettled since before `olderThanMs` ago, oldest first (what the sweeper re-drives). */
     async findStale(db: Queryable, olderThanMs: number, limit: number): Promise<StaleSaga[]> {
-      const { rows } = await db.query<{
-        id: string;
-        version: number;
-        event_id: number;
-        user_id: string;
-        rate: number;
-        saga_state: 'APPLYING' | 'REVERTING';
-        pending_since: Date;
-      }>(
-        `SELECT id, version, event_id, user_id, rate, saga_state, pending_since FROM scores
-         WHERE saga_state IS NOT NULL AND pending_since < now() - make_interval(secs => $1::double precision / 1000)
-         ORDER BY pending_since LIMIT $2`,
-        [olderThanMs, limit],
-      );
-      return rows.map((r) => ({
-        id: r.id,
-        version: r.version,
-        eventId: r.event_id,
-        userId: r.user_id,
-        rate: r.rate,
-        sagaState: r.saga_state,
-        pendingSince: r.pending_since,
-      }));
+      return listSagas(db, { olderThanMs, revertingOnly: false, limit });
     },
 
     /** How many sagas are in flight, compensating, and compensating for longer than `stuckAfterMs`. */
@@ -109,30 +117,9 @@ export function createSagaRepository() {
       db: Queryable,
       options: { stuckOnly: boolean; stuckAfterMs: number; limit: number },
     ): Promise<StaleSaga[]> {
-      const { rows } = await db.query<{
-        id: string;
-        version: number;
-        event_id: number;
-        user_id: string;
-        rate: number;
-        saga_state: 'APPLYING' | 'REVERTING';
-        pending_since: Date;
-      }>(
-        `SELECT id, version, event_id, user_id, rate, saga_state, pending_since FROM scores
-         WHERE saga_state IS NOT NULL
-           AND (NOT $1 OR (saga_state = 'REVERTING' AND pending_since < now() - make_interval(secs => $2::double precision / 1000)))
-         ORDER BY pending_since LIMIT $3`,
-        [options.stuckOnly, options.stuckAfterMs, options.limit],
-      );
-      return rows.map((r) => ({
-        id: r.id,
-        version: r.version,
-        eventId: r.event_id,
-        userId: r.user_id,
-        rate: r.rate,
-        sagaState: r.saga_state,
-        pendingSince: r.pending_since,
-      }));
+      return options.stuckOnly
+        ? listSagas(db, { olderThanMs: options.stuckAfterMs, revertingOnly: true, limit: options.limit })
+        : listSagas(db, { olderThanMs: 0, revertingOnly: false, limit: options.limit });
     },
 
     /** Records a consumed message; false when it was consumed before (a duplicate). */

@@ -141,7 +141,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const admin = ADMIN_KINDS.has(command.kind)
+    const admin = error.problems.some((p) => p.startsWith('LINE_PROVIDER_ADMIN_TOKEN'))
       ? `\n"events ${command.kind}" is an admin command: set LINE_PROVIDER_ADMIN_TOKEN to line-provider's admin token.`
       : '';
     return fail(`${error.problems.join('\n  ')}${admin}`, EXIT.usage);
