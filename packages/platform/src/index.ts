@@ -11,7 +11,7 @@ export * from './broker/broker.js';
 export { createMemoryBroker } from './broker/memory-broker.js';
 export { createRedisBroker, type RedisBrokerOptions } from './broker/redis-broker.js';
 export { openBroker, type BrokerSettings } from './broker/open-broker.js';
-export { outboxMigration, OUTBOX_CHANNEL } from './outbox/outbox-schema.js';
+export { outboxMigrations, OUTBOX_CHANNEL, OUTBOX_QUIET_WINDOW_MS } from './outbox/outbox-schema.js';
 export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';

@@ -6,7 +6,8 @@ import {
   createMemoryBroker,
   createOutboxRelay,
   createRedisBroker,
-  outboxMigration,
+  outboxMigrations,
+  OUTBOX_CHANNEL,
   silentLogger,
   type Broker,
   type BrokerMessage,
@@ -59,11 +60,13 @@ describe('outbox relay on the test database', () => {
   let tdb: TestDatabase;
   const relays: OutboxRelay[] = [];
   beforeAll(async () => {
-    tdb = await createTestDatabase([outboxMigration]);
+    tdb = await createTestDatabase(outboxMigrations);
   });
   afterEach(async () => {
     await Promise.all(relays.splice(0).map((r) => r.stop()));
     await tdb.db.query('DELETE FROM outbox');
+    // Each test starts with no relay recently busy, so writers notify.
+    await tdb.db.query(`UPDATE outbox_relay_activity SET last_published_at = '-infinity'`);
   });
   afterAll(async () => {
     await tdb.dispose();
@@ -100,6 +103,28 @@ describe('outbox relay on the test database', () => {
     await insert(tdb.db, [{ key: 'a', n: 1 }]);
     await waitFor(() => published.length === 1, { what: 'publication', timeoutMs: 5000 });
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('when a relay has just published, then writers skip NOTIFY and the relay still takes their rows at once', async () => {
+    const { broker, published } = recording(createMemoryBroker());
+    let notifications = 0;
+    const unlisten = await tdb.db.listen(OUTBOX_CHANNEL, () => notifications++);
+    const relay = createOutboxRelay({ db: tdb.db, broker, logger, pollIntervalMs: 60_000 });
+    relays.push(relay);
+    try {
+      await relay.start();
+      await new Promise((r) => setTimeout(r, 100));
+      await insert(tdb.db, [{ key: 'a', n: 1 }]); // the relay is idle: this one notifies
+      await waitFor(() => published.length === 1, { what: 'the first row', timeoutMs: 5000 });
+      const started = Date.now();
+      for (let i = 2; i <= 6; i++) await insert(tdb.db, [{ key: 'a', n: i }]); // the relay is busy: quiet
+      await waitFor(() => published.length === 6, { what: 'the quiet rows', timeoutMs: 5000 });
+      expect(Date.now() - started).toBeLessThan(1000); // found by brisk polling, not the 60 s poll
+      await new Promise((r) => setTimeout(r, 50));
+      expect(notifications).toBe(1);
+    } finally {
+      await unlisten();
+    }
   });
 
   it('when a notification is lost, then polling still publishes the row', async () => {
@@ -161,7 +186,7 @@ describe.skipIf(!testServices().postgresUrl || !testServices().redisUrl)(
     let redis: TestRedis;
     const closers: (() => Promise<void>)[] = [];
     beforeAll(async () => {
-      tdb = await createTestDatabase([outboxMigration]);
+      tdb = await createTestDatabase(outboxMigrations);
       redis = createTestRedis();
     });
     afterEach(async () => {

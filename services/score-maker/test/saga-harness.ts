@@ -35,10 +35,14 @@ import { checkInvariants } from './invariants.js';
 
 export type BrokerKind = 'redis' | 'memory';
 
-/** Fast settings so that timeouts and sweeps happen within a test. */
+/**
+ * Fast settings so that retries and sweeps happen within a test. The timeout itself stays generous so
+ * that a loaded machine (test files run in parallel) does not compensate sagas a test expects to
+ * confirm; tests of the timeout set their own.
+ */
 export const fastSaga: Record<string, string> = {
-  SAGA_MAX_ATTEMPTS: '6',
-  SAGA_TIMEOUT: '3s',
+  SAGA_MAX_ATTEMPTS: '50',
+  SAGA_TIMEOUT: '20s',
   SAGA_BACKOFF_INITIAL: '50ms',
   SAGA_BACKOFF_MAX: '400ms',
   SAGA_REVERT_BACKOFF_MAX: '400ms',
@@ -46,7 +50,7 @@ export const fastSaga: Record<string, string> = {
   SAGA_SWEEP_INTERVAL: '300ms',
   RECONCILE_INTERVAL: '500ms',
   OUTBOX_POLL_INTERVAL: '200ms',
-  LINE_PROVIDER_CALL_TIMEOUT: '500ms',
+  LINE_PROVIDER_CALL_TIMEOUT: '2s',
   BROKER_LOCK_DURATION: '2s',
   BROKER_STALLED_INTERVAL: '1s',
   WORKER_CONCURRENCY: '16',
@@ -126,7 +130,7 @@ export class SagaSystem {
     return c;
   }
 
-  client(callTimeoutMs = 500): LineProviderClient {
+  client(callTimeoutMs = 5000): LineProviderClient {
     const c = createLineProviderClient({
       address: `127.0.0.1:${this.lpPort || 1}`,
       internalToken: INTERNAL_TOKEN,

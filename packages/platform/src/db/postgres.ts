@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import type { Database, QueryResult, Queryable, Row, TransactionOptions } from './database.js';
@@ -15,6 +16,23 @@ export interface PostgresOptions {
 }
 
 const parseInt8 = (value: string) => Number(value);
+
+/*
+ * Every parameterised statement runs as a named prepared statement, named by its text. PostgreSQL then
+ * parses and plans it once per connection instead of on every call, which for the CTE-heavy statements
+ * of the write paths is most of their CPU. Statements are few and fixed, so the per-connection cache
+ * stays small; scripts without parameters (migrations) run unprepared.
+ */
+const statementNames = new Map<string, string>();
+function prepared(text: string, params: readonly unknown[] | undefined): pg.QueryConfig {
+  if (!params) return { text };
+  let name = statementNames.get(text);
+  if (!name) {
+    name = `s${createHash('sha1').update(text).digest('hex').slice(0, 20)}`;
+    statementNames.set(text, name);
+  }
+  return { name, text, values: params as unknown[] };
+}
 const types = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
     oid === INT8_OID
@@ -39,7 +57,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   const listeners = new Set<ListenerConnection>();
 
   const query = async <R = Row>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query(text, params as unknown[] | undefined);
+    const result = await pool.query(prepared(text, params));
     return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
   };
 
@@ -56,7 +74,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         await client.query(txOptions.isolation ? `BEGIN ISOLATION LEVEL ${txOptions.isolation}` : 'BEGIN');
         const tx: Queryable = {
           async query<R = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
-            const result = await client.query(text, params as unknown[] | undefined);
+            const result = await client.query(prepared(text, params));
             return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
           },
           async exec(script: string) {

@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import type { Broker, BrokerMessage } from '../broker/broker.js';
 import type { Database, Queryable } from '../db/database.js';
-import { OUTBOX_CHANNEL } from './outbox-schema.js';
+import { OUTBOX_CHANNEL, OUTBOX_QUIET_WINDOW_MS } from './outbox-schema.js';
 
 export interface OutboxRelayOptions {
   db: Database;
@@ -73,6 +73,15 @@ ORDER BY o.id`;
 
 const MARK_SQL = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
 
+// Tells writers a relay is busy, so they skip NOTIFY (outboxQuietNotifyMigration). Rows already marked
+// say so well enough within one window; the update is skipped then, to keep relays off this row.
+const ACTIVITY_SQL = `
+UPDATE outbox_relay_activity SET last_published_at = clock_timestamp()
+WHERE last_published_at < clock_timestamp() - interval '${OUTBOX_QUIET_WINDOW_MS / 4} milliseconds'`;
+
+/** How often a relay polls while writers may be skipping NOTIFY because it was busy. */
+const BUSY_POLL_MS = 10;
+
 // Bounded batches keep each DELETE short, so it never holds up writers for long.
 const CLEANUP_SQL = `
 DELETE FROM outbox WHERE id IN (
@@ -94,6 +103,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   let wakePending = false;
   let unlisten: (() => Promise<void>) | undefined;
   let lastCleanup = 0;
+  let lastPublished = 0;
 
   const notify = () => {
     wakePending = true;
@@ -135,6 +145,8 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       // A crash from here until COMMIT leaves the rows unpublished: they go out again (at-least-once).
       await options.afterPublish?.(tx, messages);
       await tx.query(MARK_SQL, [rows.map((r) => r.id)]);
+      await tx.query(ACTIVITY_SQL);
+      lastPublished = Date.now();
       return { published: rows.length, full: rows.length === batchSize };
     });
 
@@ -167,7 +179,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
           await cleanup();
         }
         failures = 0;
-        await sleep(pollIntervalMs);
+        // Writers stay quiet for a window after our last publish; poll briskly until it has surely passed.
+        const busy = Date.now() - lastPublished < 2 * OUTBOX_QUIET_WINDOW_MS;
+        await sleep(busy ? Math.min(BUSY_POLL_MS, pollIntervalMs) : pollIntervalMs);
       } catch (error) {
         failures++;
         const delay = Math.min(5000, 100 * 2 ** Math.min(failures, 6));

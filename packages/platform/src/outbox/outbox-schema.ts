@@ -4,6 +4,12 @@ import type { Migration } from '../db/migrate.js';
 export const OUTBOX_CHANNEL = 'scoreline_outbox';
 
 /**
+ * Writers skip NOTIFY while some relay has published within this window: that relay is still polling
+ * every few milliseconds (outbox-relay.ts keeps polling for twice this long after its last publish).
+ */
+export const OUTBOX_QUIET_WINDOW_MS = 200;
+
+/**
  * The outbox table, owned by the platform and included in each service's migrations.
  *
  * - `message_key` orders messages: the relay never publishes a row while an earlier unpublished row of
@@ -38,3 +44,35 @@ END $$;
 CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE FUNCTION outbox_notify();
 `,
 };
+
+/**
+ * NOTIFY only when no relay is busy. Every committing transaction that has called NOTIFY takes one
+ * database-wide lock for the rest of its commit, WAL flush included, so under load NOTIFY serialises the
+ * write path's commits (measured here: plain outbox inserts at 32 clients fell from 12.8k to 5.9k/s
+ * with a NOTIFY per statement). A busy relay needs no wake-up: it records when it last published, and
+ * the trigger stays quiet while that was recent.
+ */
+export const outboxQuietNotifyMigration: Migration = {
+  id: 'platform/0002_outbox_quiet_notify',
+  sql: `
+CREATE TABLE outbox_relay_activity (
+  singleton         boolean     PRIMARY KEY DEFAULT true CHECK (singleton),
+  last_published_at timestamptz NOT NULL DEFAULT '-infinity'
+);
+INSERT INTO outbox_relay_activity DEFAULT VALUES;
+
+CREATE OR REPLACE FUNCTION outbox_notify() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NOT EXISTS (
+    SELECT 1 FROM outbox_relay_activity
+    WHERE last_published_at > clock_timestamp() - interval '${OUTBOX_QUIET_WINDOW_MS} milliseconds'
+  ) THEN
+    PERFORM pg_notify('${OUTBOX_CHANNEL}', '');
+  END IF;
+  RETURN NULL;
+END $$;
+`,
+};
+
+/** The outbox's migrations, in order; each service puts them before its own. */
+export const outboxMigrations: Migration[] = [outboxMigration, outboxQuietNotifyMigration];

@@ -1,7 +1,7 @@
-import { loadMigrations, outboxMigration, type Migration } from '@scoreline/platform';
+import { loadMigrations, outboxMigrations, type Migration } from '@scoreline/platform';
 
 /** line-provider's schema: the platform's outbox, then this service's own files, in order. */
 export const lineProviderMigrations: Migration[] = [
-  outboxMigration,
+  ...outboxMigrations,
   ...loadMigrations('line-provider', new URL('./migrations/', import.meta.url)),
 ];

@@ -1,7 +1,7 @@
-import { loadMigrations, outboxMigration, type Migration } from '@scoreline/platform';
+import { loadMigrations, outboxMigrations, type Migration } from '@scoreline/platform';
 
 /** score-maker's schema: the platform's outbox, then this service's own files, in order. */
 export const scoreMakerMigrations: Migration[] = [
-  outboxMigration,
+  ...outboxMigrations,
   ...loadMigrations('score-maker', new URL('./migrations/', import.meta.url)),
 ];
