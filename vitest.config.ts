@@ -9,7 +9,8 @@ export default defineConfig({
       'test/**/*.test.ts',
     ],
     globalSetup: ['packages/platform/src/testing/global-setup.ts'],
-    testTimeout: 30_000,
+    // Generous: process and failure tests wait on real child processes, slow on a loaded 2-core machine.
+    testTimeout: 120_000,
     hookTimeout: 60_000,
     // Separate processes: a test file that leaks a handle cannot keep another one's worker alive.
     pool: 'forks',

@@ -57,12 +57,12 @@ describe.skipIf(missing)(
       procs.push(lineProvider);
       await waitFor(() => lineProvider.output().includes('line-provider listening'), {
         what: 'line-provider',
-        timeoutMs: 30_000,
+        timeoutMs: 60_000,
       });
       const start = (script: string, ready: string) => {
         const proc = run(script, env);
         procs.push(proc);
-        return waitFor(() => proc.output().includes(ready) && proc, { what: script, timeoutMs: 30_000 });
+        return waitFor(() => proc.output().includes(ready) && proc, { what: script, timeoutMs: 60_000 });
       };
       await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
       let api = await start('services/score-maker/src/main-api.ts', 'score-maker API listening');

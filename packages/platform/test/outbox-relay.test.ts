@@ -255,9 +255,9 @@ describe.skipIf(!testServices().postgresUrl || !testServices().redisUrl)(
       await Promise.all(writers);
       await waitFor(async () => (await unpublished(tdb.db)) === 0, {
         what: 'every row published',
-        timeoutMs: 20_000,
+        timeoutMs: 60_000,
       });
-      await waitFor(() => delivered.length >= 1000, { what: 'every message delivered', timeoutMs: 20_000 });
+      await waitFor(() => delivered.length >= 1000, { what: 'every message delivered', timeoutMs: 60_000 });
 
       const published = [...one.published, ...two.published];
       expect(published).toHaveLength(1000);
@@ -289,7 +289,7 @@ describe.skipIf(!testServices().postgresUrl || !testServices().redisUrl)(
       );
       let output = '';
       child.stdout.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      await waitFor(() => output.includes('published '), { what: 'the child to publish', timeoutMs: 20_000 });
+      await waitFor(() => output.includes('published '), { what: 'the child to publish', timeoutMs: 60_000 });
       child.kill('SIGKILL');
       expect(await exited).toBe('SIGKILL');
       expect(output.trim()).toBe(`published ${ids.join(',')}`);

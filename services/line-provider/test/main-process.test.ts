@@ -64,7 +64,7 @@ describe('npm run start:line-provider (src/main.ts)', () => {
         try {
           await waitFor(() => proc.output().includes('line-provider listening'), {
             what: 'the server',
-            timeoutMs: 20_000,
+            timeoutMs: 60_000,
           });
           const client = new v1.EventServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
           const metadata = (token: string) => {

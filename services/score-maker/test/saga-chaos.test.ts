@@ -60,7 +60,7 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     await system.startLineProvider();
     await waitFor(async () => (await system!.pending()) === 0, {
       what: 'every saga settled',
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     });
     expect(await system.invariants()).toEqual(clean);
   });
@@ -78,7 +78,7 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     await system.startLineProvider();
     await waitFor(async () => (await system!.pending()) === 0, {
       what: 'every saga settled',
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     });
     expect(await system.invariants()).toEqual(clean);
   });
@@ -126,7 +126,7 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     try {
       await waitFor(() => output.includes('score-maker worker started'), {
         what: 'the worker',
-        timeoutMs: 20_000,
+        timeoutMs: 60_000,
       });
       // Its ApplyScore calls are now waiting on the held row inside line-provider.
       await waitFor(
@@ -136,7 +136,7 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
               `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()`,
             )
           ).rowCount > 0,
-        { what: 'a step in flight', timeoutMs: 20_000 },
+        { what: 'a step in flight', timeoutMs: 60_000 },
       );
       child.kill('SIGKILL');
       expect(await exited).toBe('SIGKILL');
@@ -150,7 +150,7 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     await blocker.close();
     await waitFor(async () => (await system!.pending()) === 0, {
       what: 'every saga settled',
-      timeoutMs: 30_000,
+      timeoutMs: 60_000,
     });
     expect(await system.invariants()).toEqual(clean);
     const { rows } = await system.smDb.db.query<{ status: string; n: number }>(
