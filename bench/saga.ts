@@ -1,0 +1,581 @@
+/**
+ * The saga end to end under a steady load: the time from 202 to CONFIRMED, the confirmed scores a
+ * second the system sustains without a growing backlog, and the outbox lag.
+ *
+ *   npm run bench:saga -- [--rate 500] [--seconds 20] [--workers 1] [--warmup 2] [--events 50]
+ *        [--users 5000] [--poll-ms 0] [--ramp 1000,1500,2000,2500] [--step-seconds 8] [--no-ramp]
+ *        [--set KEY=VALUE ...] [--no-notify-trigger]
+ *
+ * 1. Creates scoreline_bench_saga_lp and scoreline_bench_saga_sm on BENCH_DATABASE_URL's server
+ *    (dropped and recreated at start, dropped at the end) and starts line-provider, the score-maker API
+ *    and `--workers` score-maker workers as child processes, each configured as in a deployment on this
+ *    machine (Redis at BENCH_REDIS_URL under a key prefix of its own, deleted at the end).
+ * 2. Creates events through line-provider's gRPC admin API and signs user tokens.
+ * 3. Open-loop load (saga-load.ts): POST /events/{id}/score at `--rate` a second for `--seconds`, after a
+ *    `--warmup` at the same rate; random user, event and score. Every 202's (score id, version) is
+ *    looked up in the database once the phase has settled (saga-watch.ts), never over the API;
+ *    `--poll-ms N` also polls the scores in flight every N ms during the load, as a cross-check.
+ * 4. The stage breakdown of that phase (saga-stages.ts).
+ * 5. A ramp: `--ramp` rates for `--step-seconds` each, the backlog drained between steps; it stops after
+ *    the first step whose backlog grew.
+ * Experiments: `--set KEY=VALUE` passes a setting to every child (WORKER_CONCURRENCY,
+ * OUTBOX_POLL_INTERVAL, pool sizes, …); `--no-notify-trigger` disables the outbox's NOTIFY trigger on
+ * both bench databases (the relays then find rows by polling only: pair it with a short
+ * OUTBOX_POLL_INTERVAL).
+ * Not a test: it prints figures.
+ */
+import http from 'node:http';
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { randomBytes } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
+import * as grpc from '@grpc/grpc-js';
+import { Redis } from 'ioredis';
+import { SignJWT } from 'jose';
+import { v1 } from '@scoreline/contracts';
+import { env, loadConfig, openDatabase, silentLogger, type Database } from '@scoreline/platform';
+import { freePort, spawnNode, stopAllChildren, waitUntilReady } from './saga-children.js';
+import { cpuSeconds, describeCpu, sampleCpu } from './saga-cpu.js';
+import { runOpenLoop, stopSending, type LoadResult, type LoadTarget } from './saga-load.js';
+import { stageBreakdown } from './saga-stages.js';
+import { describeWork, snapshotWork } from './saga-work.js';
+import { describe, int, ms, slope, summarize } from './saga-stats.js';
+import {
+  startSampler,
+  startSettleTracker,
+  type Sample,
+  type Sampler,
+  type SettleTracker,
+} from './saga-watch.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const LP_DB = 'scoreline_bench_saga_lp';
+const SM_DB = 'scoreline_bench_saga_sm';
+const ADMIN_TOKEN = 'bench-saga-admin-token-0123456789';
+const INTERNAL_TOKEN = 'bench-saga-internal-token-0123456789';
+const JWT_SECRET = 'bench-saga-jwt-secret-0123456789-0123456789';
+/** services/score-maker/src/domain/score.ts and worker.ts: the queues' names. */
+const APPLY_TOPIC = 'score-maker.apply-score';
+const EVENT_CHANGED_TOPIC = 'line-provider.event-changed';
+/** From the issue. */
+const TARGET_P99_MS = 50;
+const TARGET_P99_RATE = 500;
+const TARGET_SUSTAINED = 2000;
+/** A backlog that grows by more than this share of the offered rate each second is "growing". */
+const GROWTH_THRESHOLD = 0.05;
+
+const { values: args } = parseArgs({
+  options: {
+    rate: { type: 'string', default: '500' },
+    seconds: { type: 'string', default: '20' },
+    workers: { type: 'string', default: '1' },
+    warmup: { type: 'string', default: '2' },
+    events: { type: 'string', default: '50' },
+    users: { type: 'string', default: '5000' },
+    'poll-ms': { type: 'string', default: '0' },
+    ramp: { type: 'string', default: '1000,1500,2000,2500' },
+    'step-seconds': { type: 'string', default: '8' },
+    'no-ramp': { type: 'boolean', default: false },
+    'no-notify-trigger': { type: 'boolean', default: false },
+    set: { type: 'string', multiple: true, default: [] },
+  },
+});
+const rate = Number(args.rate);
+const seconds = Number(args.seconds);
+const workerCount = Number(args.workers);
+const warmup = Number(args.warmup);
+const eventCount = Number(args.events);
+const userCount = Number(args.users);
+const pollMs = Number(args['poll-ms']);
+const stepSeconds = Number(args['step-seconds']);
+const rampRates = args['no-ramp'] ? [] : args.ramp.split(',').map((r) => Number(r.trim()));
+const overrides: Record<string, string> = {};
+for (const pair of args.set) {
+  const at = pair.indexOf('=');
+  if (at < 1) throw new Error(`--set takes KEY=VALUE, not ${pair}`);
+  overrides[pair.slice(0, at)] = pair.slice(at + 1);
+}
+const config = loadConfig({
+  BENCH_DATABASE_URL: env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
+  BENCH_REDIS_URL: env.url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  /** Passed on to the children. */
+  PATH: env.string('/usr/local/bin:/usr/bin:/bin'),
+});
+const redisPrefix = `scoreline-bench-saga-${randomBytes(4).toString('hex')}`;
+const cores = availableParallelism();
+
+let adminDb: Database | undefined;
+const opened: Database[] = [];
+let redis: Redis | undefined;
+let lpClient: v1.EventServiceClient | undefined;
+let tracker: SettleTracker | undefined;
+let sampler: Sampler | undefined;
+let agent: http.Agent | undefined;
+let cleaning: Promise<void> | undefined;
+
+/** Stops whatever was started; safe to call more than once (a signal during cleanup). */
+function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    stopSending();
+    await tracker?.stop().catch(() => undefined);
+    await sampler?.stop().catch(() => undefined);
+    agent?.destroy();
+    lpClient?.close();
+    await stopAllChildren();
+    for (const db of opened) await db.close().catch(() => undefined);
+    const keys = redis ?? new Redis(config.BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    try {
+      if (keys.status !== 'ready') await keys.connect();
+      let cursor = '0';
+      let deleted = 0;
+      do {
+        const [next, found] = await keys.scan(cursor, 'MATCH', `${redisPrefix}:*`, 'COUNT', 1000);
+        cursor = next;
+        if (found.length > 0) deleted += await keys.del(...found);
+      } while (cursor !== '0');
+      console.error(`cleanup: deleted ${deleted} Redis keys under ${redisPrefix}:`);
+    } catch (error) {
+      console.error(`cleanup: could not delete Redis keys ${redisPrefix}:* (${(error as Error).message})`);
+    } finally {
+      keys.disconnect();
+    }
+    for (const db of [LP_DB, SM_DB]) {
+      await adminDb?.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    }
+    await adminDb?.close().catch(() => undefined);
+  })();
+  return cleaning;
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    console.error(
+      `\n${signal}: stopping the load and the servers, dropping ${LP_DB} and ${SM_DB}, deleting Redis keys`,
+    );
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+function withDatabase(url: string, name: string) {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.href;
+}
+
+const sleep = (msec: number) => new Promise((resolve) => setTimeout(resolve, msec));
+
+interface PhaseFigures {
+  load: LoadResult;
+  lines: string[];
+  /** Settled a second over the sending window (less its first second). */
+  confirmedPerSecond: number;
+  growing: boolean;
+  trendPerSecond: number;
+  p50: number;
+  p99: number;
+  pendingFirst: number;
+  pendingLast: number;
+  pendingMax: number;
+  smLagMaxMs: number;
+  lpLagMaxMs: number;
+  drained: boolean;
+  cpu: string;
+}
+
+/** The figures of one phase, from its load result, the tracked scores and the samples. */
+function figures(
+  name: string,
+  load: LoadResult,
+  samples: readonly Sample[],
+  drained: boolean,
+  cpu: string,
+): PhaseFigures {
+  const entries = tracker!.all.filter((e) => e.phase === name);
+  const settled = entries.filter((e) => e.settledAt !== undefined);
+  const replaced = entries.filter((e) => e.replaced).length;
+  const unsettled = entries.length - settled.length - replaced;
+  const confirmed = settled.filter((e) => e.status === 'CONFIRMED').length;
+  const dbLatency = summarize(settled.map((e) => Math.max(0, e.settledAt! - e.acceptedAt)));
+  const settledEarly = settled.filter((e) => e.settledAt! < e.acceptedAt).length;
+  const seen = settled.filter((e) => e.observedAt !== undefined);
+  const polled = summarize(seen.map((e) => e.observedAt! - e.acceptedAt));
+  const accept = summarize(load.acceptLatency);
+
+  // Settles (of any phase) per second of the sending window, by the database's settle time.
+  const allSettled = tracker!.all.filter((e) => e.settledAt !== undefined);
+  const buckets = new Array<number>(Math.ceil(load.seconds)).fill(0);
+  for (const e of allSettled) {
+    const i = Math.floor((e.settledAt! - load.startedAt) / 1000);
+    if (i >= 0 && i < buckets.length) buckets[i]!++;
+  }
+  const steady = buckets.length > 2 ? buckets.slice(1) : buckets;
+  const confirmedPerSecond = steady.reduce((a, b) => a + b, 0) / steady.length;
+
+  const during = samples.filter((s) => s.phase === name);
+  const pending = during.map((s) => s.pending);
+  const trend = slope(during.slice(1).map((s) => ({ x: (s.at - load.startedAt) / 1000, y: s.pending })));
+  const growing = trend > Math.max(10, GROWTH_THRESHOLD * load.rate);
+  const lag = (pick: (s: Sample) => { rows: number; ageS: number }) => {
+    const rows = during.map((s) => pick(s).rows);
+    const ages = during.map((s) => pick(s).ageS * 1000);
+    const avg = (list: number[]) =>
+      list.length ? list.reduce((a, b) => a + b, 0) / list.length : Number.NaN;
+    return {
+      text: `unpublished rows max ${int(Math.max(...rows))} avg ${avg(rows).toFixed(1)}; oldest unpublished max ${ms(Math.max(...ages))} avg ${ms(avg(ages))}`,
+      maxMs: Math.max(...ages),
+    };
+  };
+  const smLag = lag((s) => s.smOutbox);
+  const lpLag = lag((s) => s.lpOutbox);
+  const refused = [...load.refused].map(([k, v]) => `${k}: ${v}`).join(', ') || 'none';
+  const sentRate = load.sent / load.seconds;
+
+  const lines = [
+    `  submissions sent ${load.sent} (${sentRate.toFixed(1)}/s; the generator fell at most ${ms(load.maxBehindMs)} behind its schedule, event-loop delay p99 ${ms(load.loopDelayP99Ms)}), 202s ${load.accepted}, non-202 by status: ${refused}${load.unanswered ? `, unanswered ${load.unanswered}` : ''}`,
+    `  settled ${settled.length}: CONFIRMED ${confirmed}, REJECTED ${settled.length - confirmed}; left out because the same user scored that event again before the settle time was read ${replaced}; unsettled ${unsettled}${drained ? '' : ' (drain timed out)'}`,
+    `  202 -> settled (database clock):       ${describe(dbLatency)}${settledEarly ? `; ${settledEarly} settled before their 202 arrived, counted as 0` : ''}`,
+    ...(seen.length ? [`  202 -> settled (first poll that saw it): ${describe(polled)}`] : []),
+    `  due -> 202 (the API, open loop):        ${describe(accept)}`,
+    `  settled/s over the window (first second left out): ${confirmedPerSecond.toFixed(1)}; by second: ${buckets.join(' ')}`,
+    `  PENDING sagas, sampled each second: ${pending.join(' ') || 'n/a'}; max ${int(Math.max(...pending))}, last ${int(pending[pending.length - 1] ?? Number.NaN)}, trend ${trend >= 0 ? '+' : ''}${trend.toFixed(1)}/s: ${growing ? 'GROWING' : 'not growing'}`,
+    `  outbox lag, score-maker:   ${smLag.text}`,
+    `  outbox lag, line-provider: ${lpLag.text}`,
+    `  Redis: ApplyScore jobs waiting max ${int(Math.max(...during.map((s) => s.applyWaiting)))}, active max ${int(Math.max(...during.map((s) => s.applyActive)))}; EventChanged jobs waiting max ${int(Math.max(...during.map((s) => s.eventChangedWaiting)))}`,
+    `  CPU (% of one core, from the first request until the last saga settled): ${cpu}`,
+  ];
+  return {
+    load,
+    lines,
+    confirmedPerSecond,
+    growing,
+    trendPerSecond: trend,
+    p50: dbLatency.p50,
+    p99: dbLatency.p99,
+    pendingFirst: pending[0] ?? Number.NaN,
+    pendingLast: pending[pending.length - 1] ?? Number.NaN,
+    pendingMax: Math.max(...pending),
+    smLagMaxMs: smLag.maxMs,
+    lpLagMaxMs: lpLag.maxMs,
+    drained,
+    cpu,
+  };
+}
+
+async function main() {
+  const numbers = [
+    rate,
+    seconds,
+    workerCount,
+    warmup,
+    eventCount,
+    userCount,
+    pollMs,
+    stepSeconds,
+    ...rampRates,
+  ];
+  if (
+    !numbers.every((n) => Number.isFinite(n) && n >= 0) ||
+    !rate ||
+    !seconds ||
+    !workerCount ||
+    !eventCount ||
+    !userCount
+  ) {
+    throw new Error(
+      '--rate, --seconds, --workers, --events, --users, --poll-ms, --step-seconds and --ramp take positive numbers',
+    );
+  }
+  adminDb = await openDatabase({ url: config.BENCH_DATABASE_URL, logger: silentLogger(), maxConnections: 1 });
+  for (const db of [LP_DB, SM_DB]) {
+    await adminDb.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
+    await adminDb.query(`CREATE DATABASE ${db}`);
+  }
+  const { rows: versionRows } = await adminDb.query<{ server_version: string }>('SHOW server_version');
+  const pgVersion = versionRows[0]!.server_version.split(' ')[0]!;
+  // Every process opens its pools lazily: warn now if the server may run out of connections under load.
+  const { rows: connRows } = await adminDb.query<{ max: number; used: number }>(
+    "SELECT current_setting('max_connections')::int AS max, (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used",
+  );
+  const pool = (key: string, fallback: number) => Number(overrides[key] ?? fallback);
+  const needed =
+    pool('LINE_PROVIDER_DATABASE_POOL_SIZE', 10) +
+    1 +
+    pool('SCORE_MAKER_DATABASE_POOL_SIZE', 20) * (1 + workerCount) +
+    workerCount +
+    5;
+  if (connRows[0]!.used + needed > connRows[0]!.max) {
+    console.error(
+      `warning: this run may open up to ${needed} PostgreSQL connections; ${connRows[0]!.used} of max_connections ${connRows[0]!.max} are in use already (other users of this server)`,
+    );
+  }
+
+  // The processes, as a deployment on this machine would run them.
+  const [lpPort, apiPort] = [await freePort(), await freePort()];
+  const common = {
+    PATH: config.PATH,
+    REDIS_URL: config.BENCH_REDIS_URL,
+    REDIS_PREFIX: redisPrefix,
+    LOG_LEVEL: 'warn',
+  };
+  const smUrl = withDatabase(config.BENCH_DATABASE_URL, SM_DB);
+  const lpUrl = withDatabase(config.BENCH_DATABASE_URL, LP_DB);
+  const lp = spawnNode(
+    'line-provider',
+    ['--import', 'tsx', 'services/line-provider/src/main.ts'],
+    {
+      ...common,
+      LINE_PROVIDER_DATABASE_URL: lpUrl,
+      LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
+      LINE_PROVIDER_GRPC_PORT: String(lpPort),
+      LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN,
+      LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
+      ...overrides,
+    },
+    ROOT,
+  );
+  const api = spawnNode(
+    'score-maker API',
+    ['--import', 'tsx', 'services/score-maker/src/main-api.ts'],
+    {
+      ...common,
+      SCORE_MAKER_DATABASE_URL: smUrl,
+      SCORE_MAKER_HTTP_HOST: '127.0.0.1',
+      SCORE_MAKER_HTTP_PORT: String(apiPort),
+      LINE_PROVIDER_ADDRESS: `127.0.0.1:${lpPort}`,
+      JWT_SECRET,
+      RATE_LIMIT_SCORES_PER_MINUTE: '1000000',
+      RATE_LIMIT_READS_PER_MINUTE: '10000000',
+      ...overrides,
+    },
+    ROOT,
+  );
+  const base = `http://127.0.0.1:${apiPort}`;
+  await waitUntilReady('score-maker API', api, async () => {
+    if (lp.exitCode !== null || lp.signalCode !== null)
+      throw new Error('line-provider exited; see its output above');
+    const res = await fetch(`${base}/readyz`);
+    if (res.status !== 200) throw new Error(`GET /readyz: ${res.status} ${await res.text()}`);
+  });
+  // Workers after the API has migrated the database (they would migrate it safely too).
+  const workers: ChildProcess[] = [];
+  for (let i = 0; i < workerCount; i++) {
+    workers.push(
+      spawnNode(
+        `score-maker worker ${i + 1}`,
+        ['--import', 'tsx', 'services/score-maker/src/main-worker.ts'],
+        {
+          ...common,
+          SCORE_MAKER_DATABASE_URL: smUrl,
+          LINE_PROVIDER_ADDRESS: `127.0.0.1:${lpPort}`,
+          LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
+          WORKER_HTTP_HOST: '127.0.0.1',
+          WORKER_HTTP_PORT: '0',
+          ...overrides,
+        },
+        ROOT,
+      ),
+    );
+  }
+  // A worker's outbox relay LISTENs once its consumers are up: count those connections.
+  for (const [i, worker] of workers.entries()) {
+    await waitUntilReady(`score-maker worker ${i + 1}`, worker, async () => {
+      const { rows } = await adminDb!.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'`,
+        [SM_DB],
+      );
+      if (rows[0]!.n < workerCount) throw new Error(`${rows[0]!.n} of ${workerCount} relays listening`);
+    });
+  }
+
+  // Events, through line-provider's admin API.
+  lpClient = new v1.EventServiceClient(`127.0.0.1:${lpPort}`, grpc.credentials.createInsecure());
+  const client = lpClient;
+  const metadata = new grpc.Metadata();
+  metadata.set('authorization', `Bearer ${ADMIN_TOKEN}`);
+  const eventIds: number[] = [];
+  for (let i = 0; i < eventCount; i++) {
+    const request = v1.CreateEventRequest.fromPartial({
+      title: `Saga bench event ${i + 1}`,
+      deadline: new Date(Date.now() + 30 * 86_400_000),
+    });
+    const response = await new Promise<v1.CreateEventResponse>((resolve, reject) =>
+      client.createEvent(request, metadata, { deadline: Date.now() + 10_000 }, (error, res) =>
+        error ? reject(error) : resolve(res),
+      ),
+    );
+    eventIds.push(response.event!.id);
+  }
+  // User tokens, as an identity provider would issue them.
+  const secret = new TextEncoder().encode(JWT_SECRET);
+  const tokens: string[] = [];
+  for (let i = 0; i < userCount; i++) {
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`u${i}`)
+      .setExpirationTime('2h')
+      .sign(secret);
+    tokens.push(`Bearer ${jwt}`);
+  }
+
+  // The watchers: their own connections, so that neither waits for the other.
+  const open = async (url: string, connections: number) => {
+    const db = await openDatabase({ url, logger: silentLogger(), maxConnections: connections });
+    opened.push(db);
+    return db;
+  };
+  const smSample = await open(smUrl, 2);
+  const lpSample = await open(lpUrl, 2);
+  if (args['no-notify-trigger']) {
+    for (const db of [smSample, lpSample]) await db.query('ALTER TABLE outbox DISABLE TRIGGER outbox_notify');
+  }
+  redis = new Redis(config.BENCH_REDIS_URL, { maxRetriesPerRequest: 1 });
+  const { redis_version: redisVersion } = Object.fromEntries(
+    (await redis.info('server')).split('\r\n').map((line) => line.split(':') as [string, string]),
+  );
+  tracker = startSettleTracker(pollMs > 0 ? await open(smUrl, 1) : smSample, pollMs);
+  sampler = startSampler({
+    sm: smSample,
+    lp: lpSample,
+    redis,
+    prefix: redisPrefix,
+    applyTopic: APPLY_TOPIC,
+    eventChangedTopic: EVENT_CHANGED_TOPIC,
+  });
+  agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  const target: LoadTarget = { host: '127.0.0.1', port: apiPort, agent, eventIds, tokens };
+  const pids: Record<string, number | undefined> = {
+    'score-maker API': api.pid,
+    'line-provider': lp.pid,
+    ...Object.fromEntries(workers.map((w, i) => [`worker ${i + 1}`, w.pid])),
+  };
+
+  /** One phase: load at `r` a second for `s` seconds, then wait for its sagas to settle. */
+  const phase = async (name: string, r: number, s: number, drainMs: number) => {
+    sampler!.phase = name;
+    console.error(`${name}: ${r}/s for ${s} s`);
+    const workBefore = await snapshotWork(smSample, lpSample, redis!);
+    const before = sampleCpu();
+    const load = await runOpenLoop(target, r, s, (a) =>
+      tracker!.add({ id: a.id, version: a.version, phase: name, acceptedAt: a.at }),
+    );
+    sampler!.phase = `${name} (draining)`;
+    const drained = await tracker!.settle(drainMs);
+    // CPU from the first request until the last saga settled: all the work this phase caused.
+    const after = sampleCpu();
+    const cpu = describeCpu(before, after, pids, cores);
+    const perScore = Object.entries(cpuSeconds(before, after, pids))
+      .map(([who, sec]) => `${who} ${ms((sec * 1000) / Math.max(1, load.accepted))}`)
+      .join(', ');
+    // Let the sampler see the drained system once more, and PostgreSQL flush its statistics.
+    await sleep(1100);
+    const work = describeWork(workBefore, await snapshotWork(smSample, lpSample, redis!), load.accepted);
+    return {
+      load,
+      drained,
+      cpu: `${cpu.text}\n  CPU time per accepted score (T1 and its saga): ${perScore}\n  work per accepted score: ${work}`,
+      other: cpu.other,
+    };
+  };
+
+  const out: string[] = [];
+  const settings = Object.entries(overrides).map(([k, v]) => `${k}=${v}`);
+  if (args['no-notify-trigger']) settings.push('outbox NOTIFY trigger DISABLED on both bench databases');
+  out.push(
+    `saga benchmark: ${cores} cores, PostgreSQL ${pgVersion}, Redis ${redisVersion}; line-provider, score-maker API and ${workerCount} score-maker worker(s) in child processes (LOG_LEVEL=warn; every other setting at its default${settings.length ? `; experiment: ${settings.join(', ')}` : ''}); ${eventCount} events, ${userCount} users, score 1-5 at random; open-loop load from this process (node:http, keep-alive)`,
+    `method: "202 -> settled" is scores.updated_at of the settled (id, version), set by the settling UPDATE (PostgreSQL clock, microseconds), minus the time the 202 arrived here (this machine's clock, the same clock, microseconds); read once each phase has no saga in flight, so nothing polls per score during the load${pollMs > 0 ? `; cross-checked by a live poller (every ${pollMs} ms + query, by primary key, the oldest 200 in flight) with the first poll that saw each version settled, an upper bound late by up to one poll period` : ''}`,
+  );
+  if (warmup > 0) {
+    const w = await phase('warm-up', rate, warmup, 30_000);
+    if (!w.drained) out.push(`warning: the warm-up's sagas had not all settled after 30 s`);
+  }
+  const fixed = await phase('fixed', rate, seconds, 60_000);
+  const f = figures('fixed', fixed.load, sampler.samples, fixed.drained, fixed.cpu);
+  out.push(
+    '',
+    `fixed rate ${rate}/s for ${seconds} s${warmup > 0 ? ` (after a ${warmup} s warm-up at the same rate, not counted)` : ''}:`,
+    ...f.lines,
+  );
+  if (fixed.other > 0.25)
+    out.push(
+      `  WARNING: other processes used ${Math.round(fixed.other * 100)}% of a core: a shared machine; these figures understate`,
+    );
+  if (rate === TARGET_P99_RATE) {
+    out.push(
+      `  target p99 < ${TARGET_P99_MS} ms at ${TARGET_P99_RATE}/s: ${f.p99 < TARGET_P99_MS ? 'met' : 'NOT met'} (p99 ${ms(f.p99)})`,
+    );
+  }
+  const poller = tracker.stats();
+  if (poller) {
+    out.push(
+      `  live settle poller so far: ${poller.polls} polls, one every ${ms(poller.meanPeriodMs)} on average, query ${ms(poller.meanQueryMs)} for ${poller.meanIds.toFixed(1)} ids; busy ${(poller.busyShare * 100).toFixed(1)}% of the time (one connection)`,
+    );
+  }
+  out.push(
+    '',
+    ...(await stageBreakdown({
+      sm: smSample,
+      lp: lpSample,
+      redis,
+      prefix: redisPrefix,
+      applyTopic: APPLY_TOPIC,
+      entries: tracker.all.filter((e) => e.phase === 'fixed'),
+    })),
+  );
+
+  if (rampRates.length > 0) {
+    out.push(
+      '',
+      `ramp: ${stepSeconds} s a step, open loop, the backlog drained between steps; a step is sustained when its PENDING backlog does not grow (trend under ${GROWTH_THRESHOLD * 100}% of the rate a second) and it settles at least 95% of the rate:`,
+      `  ${'rate/s'.padStart(6)} ${'sent/s'.padStart(7)} ${'202/s'.padStart(7)} ${'settled/s'.padStart(9)} ${'p50'.padStart(9)} ${'p99'.padStart(9)}  ${'PENDING first/max/last, trend'.padEnd(34)} ${'outbox lag max sm/lp'.padEnd(22)} verdict`,
+    );
+    let best: number | undefined;
+    const details: string[] = [];
+    for (const [i, r] of rampRates.entries()) {
+      const name = `ramp ${r}/s`;
+      const step = await phase(name, r, stepSeconds, 30_000);
+      const g = figures(name, step.load, sampler.samples, step.drained, step.cpu);
+      const sentRate = step.load.sent / stepSeconds;
+      const acceptedRate = step.load.accepted / stepSeconds;
+      const generatorKept = sentRate >= 0.98 * r && step.load.maxBehindMs < 100;
+      const sustained =
+        !g.growing && g.confirmedPerSecond >= 0.95 * r && step.load.accepted >= 0.99 * step.load.sent;
+      if (sustained && generatorKept) best = r;
+      const verdict = !generatorKept
+        ? `generator could not keep up (${ms(step.load.maxBehindMs)} behind)`
+        : sustained
+          ? 'sustained'
+          : g.growing
+            ? 'backlog GROWING'
+            : 'NOT sustained';
+      out.push(
+        `  ${String(r).padStart(6)} ${sentRate.toFixed(0).padStart(7)} ${acceptedRate.toFixed(0).padStart(7)} ${g.confirmedPerSecond.toFixed(0).padStart(9)} ${ms(g.p50).padStart(9)} ${ms(g.p99).padStart(9)}  ${`${int(g.pendingFirst)}/${int(g.pendingMax)}/${int(g.pendingLast)}, ${g.trendPerSecond >= 0 ? '+' : ''}${g.trendPerSecond.toFixed(0)}/s`.padEnd(34)} ${`${ms(g.smLagMaxMs)}/${ms(g.lpLagMaxMs)}`.padEnd(22)} ${verdict}`,
+      );
+      details.push(`${name}:`, ...g.lines);
+      if (!sustained || !generatorKept) {
+        const rest = rampRates.slice(i + 1);
+        if (rest.length) out.push(`  (${rest.join(', ')}/s not run: a higher rate than one not sustained)`);
+        break;
+      }
+    }
+    out.push(
+      `highest rate sustained without a growing backlog: ${best === undefined ? 'none of the ramp' : `${best}/s`} (target ${TARGET_SUSTAINED}/s: ${best !== undefined && best >= TARGET_SUSTAINED ? 'met' : 'NOT met'})`,
+      '',
+      'ramp details:',
+      ...details,
+    );
+  }
+  const lost = tracker.all.filter((e) => e.settledAt === undefined && !e.replaced).length;
+  if (lost > 0) out.push('', `WARNING: ${lost} accepted scores had not settled when the bench ended`);
+  console.log(out.join('\n'));
+  if (lost > 0) process.exitCode = 1;
+}
+
+try {
+  await main();
+} catch (error) {
+  console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  process.exitCode = 1;
+} finally {
+  await cleanup();
+}
