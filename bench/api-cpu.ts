@@ -79,8 +79,9 @@ export function sampleCpu(): CpuSample {
 }
 
 /**
- * "autocannon (this process) 95%, score-maker API 100%, postgres 0%, redis 30%, other 5% (…); machine
- * busy 98% of 2 cores": percentages of one core, except the last; `other` is the others' share of a core.
+ * "autocannon (this process) 95%, score-maker API 100%, postgres 0%, redis 30%, kernel threads 5%, other
+ * processes 5% (…); machine busy 98% of 2 cores": percentages of one core, except the last; `other` is
+ * the other processes' share of a core.
  */
 export function describeCpu(
   before: CpuSample,
@@ -123,13 +124,17 @@ export function describeCpu(
   const parts = [`autocannon (this process) ${pct(take(process.pid))}`];
   for (const [name, pid] of Object.entries(named)) parts.push(`${name} ${pct(take(pid))}`);
   parts.push(`postgres ${pct(byCommand('postgres', ours))}`, `redis ${pct(byCommand('redis-server'))}`);
-  const others = [...used].sort((a, b) => b[1] - a[1]);
+  // Kernel threads (no command line: writeback, network work queues) mostly work for the load itself.
+  const kernel = [...used].filter(([pid]) => commandLine(pid) === '');
+  const kernelTotal = kernel.reduce((sum, [, s]) => sum + s, 0);
+  const others = [...used].filter(([pid]) => commandLine(pid) !== '').sort((a, b) => b[1] - a[1]);
   const otherTotal = others.reduce((sum, [, s]) => sum + s, 0);
   const top = others
     .filter(([, s]) => s / wall >= 0.05)
     .slice(0, 3)
-    .map(([pid, s]) => `${commandLine(pid) || `[${after.processes.get(pid)?.comm}]`} ${pct(s)}`);
-  parts.push(`other ${pct(otherTotal)}${top.length ? ` (${top.join('; ')})` : ''}`);
+    .map(([pid, s]) => `${commandLine(pid)} ${pct(s)}`);
+  parts.push(`kernel threads ${pct(kernelTotal)}`);
+  parts.push(`other processes ${pct(otherTotal)}${top.length ? ` (${top.join('; ')})` : ''}`);
   const other = otherTotal / wall;
   if (!before.machine || !after.machine) return { text: parts.join(', '), other };
   const busy = after.machine.busy - before.machine.busy;

@@ -3,7 +3,7 @@
  *
  *   npm run bench:api -- [--seconds 15] [--connections 32] [--warmup 3] [--get-connections 50]
  *        [--events 100] [--users 10000] [--pool N] [--no-notify-trigger] [--no-baseline] [--no-get]
- *        [--profile DIR]
+ *        [--profile DIR] [--api-memory-redis]
  *
  * 1. Creates scoreline_bench_api_lp and scoreline_bench_api_sm on BENCH_DATABASE_URL's server (dropped
  *    and recreated at start, dropped at the end), starts line-provider and the score-maker API as child
@@ -13,8 +13,9 @@
  * 4. pg-baseline.sh at the same concurrency: the same durable work straight into PostgreSQL.
  * 5. GET /events (served from the Redis cache) against a Fastify hello-world, same autocannon settings.
  * The last options are experiments: the API's pool size, the outbox NOTIFY trigger disabled on the bench
- * database, phases left out, and a V8 CPU profile of the API process (written to DIR when it stops; open
- * it in Chrome DevTools). Not a test: it prints figures and ratios.
+ * database, phases left out, a V8 CPU profile of the API process (written to DIR when it stops; open
+ * it in Chrome DevTools), and the API on REDIS_URL=memory:// (in-process events cache and rate-limit
+ * counters: what the two Redis round trips of a request cost). Not a test: it prints figures and ratios.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
@@ -27,7 +28,8 @@ import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { v1 } from '@scoreline/contracts';
-import { env, loadConfig, openDatabase, silentLogger, type Database } from '@scoreline/platform';
+import pg from 'pg';
+import { env, loadConfig } from '@scoreline/platform';
 import type autocannon from 'autocannon';
 import { freePort, spawnNode, stopAllChildren, waitUntilReady } from './api-children.js';
 import { describeCpu, sampleCpu, type CpuSample } from './api-cpu.js';
@@ -58,6 +60,7 @@ const { values: args } = parseArgs({
     'no-baseline': { type: 'boolean', default: false },
     'no-get': { type: 'boolean', default: false },
     profile: { type: 'string' },
+    'api-memory-redis': { type: 'boolean', default: false },
   },
 });
 const seconds = Number(args.seconds);
@@ -77,11 +80,12 @@ const config = loadConfig({
 const redisPrefix = `scoreline-bench-api-${randomBytes(4).toString('hex')}`;
 const cores = availableParallelism();
 
-let adminDb: Database | undefined;
-let smDb: Database | undefined;
+let adminDb: pg.Client | undefined;
+let smDb: pg.Client | undefined;
 let lpClient: v1.EventServiceClient | undefined;
 let baselineChild: ChildProcess | undefined;
 let cleaning: Promise<void> | undefined;
+let interrupted = false;
 
 /** Stops whatever was started; safe to call more than once (a signal during cleanup). */
 function cleanup(): Promise<void> {
@@ -97,7 +101,7 @@ function cleanup(): Promise<void> {
     }
     lpClient?.close();
     await stopAllChildren();
-    await smDb?.close().catch(() => undefined);
+    await smDb?.end().catch(() => undefined);
     const redis = new Redis(config.BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
     try {
       await redis.connect();
@@ -117,16 +121,28 @@ function cleanup(): Promise<void> {
     for (const db of [LP_DB, SM_DB]) {
       await adminDb?.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
     }
-    await adminDb?.close().catch(() => undefined);
+    await adminDb?.end().catch(() => undefined);
   })();
   return cleaning;
 }
 
 for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   process.once(signal, () => {
+    interrupted = true;
     console.error(`\n${signal}: stopping the servers, dropping ${LP_DB} and ${SM_DB}, deleting Redis keys`);
     void cleanup().finally(() => process.exit(130));
   });
+}
+
+/**
+ * One connection held for the whole run (not a pool, whose idle connection would be closed and, on a
+ * shared server near max_connections, might not come back).
+ */
+async function connect(url: string): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, application_name: 'bench-api' });
+  client.on('error', (error) => console.error(`bench connection: ${error.message}`));
+  await client.connect();
+  return client;
 }
 
 function withDatabase(url: string, name: string) {
@@ -194,13 +210,21 @@ async function main() {
   }
   if (userCount < 1 || getConnections < 1)
     throw new Error('--users and --get-connections must be at least 1');
-  adminDb = await openDatabase({ url: config.BENCH_DATABASE_URL, logger: silentLogger(), maxConnections: 1 });
+  adminDb = await connect(config.BENCH_DATABASE_URL);
   for (const db of [LP_DB, SM_DB]) {
     await adminDb.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`);
     await adminDb.query(`CREATE DATABASE ${db}`);
   }
   const { rows: versionRows } = await adminDb.query<{ server_version: string }>('SHOW server_version');
   const pgVersion = versionRows[0]!.server_version.split(' ')[0]!;
+  const redisInfo = new Redis(config.BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let redisVersion = '?';
+  try {
+    await redisInfo.connect();
+    redisVersion = /redis_version:(\S+)/.exec(await redisInfo.info('server'))?.[1] ?? '?';
+  } finally {
+    redisInfo.disconnect();
+  }
 
   const [lpPort, apiPort, helloPort] = [await freePort(), await freePort(), await freePort()];
   const common = {
@@ -240,6 +264,7 @@ async function main() {
       RATE_LIMIT_SCORES_PER_MINUTE: String(SCORES_PER_MINUTE),
       RATE_LIMIT_READS_PER_MINUTE: String(READS_PER_MINUTE),
       ...(args.pool && { SCORE_MAKER_DATABASE_POOL_SIZE: args.pool }),
+      ...(args['api-memory-redis'] && { REDIS_URL: 'memory://' }),
     },
     ROOT,
   );
@@ -264,11 +289,7 @@ async function main() {
       if (!(await fetch(`http://127.0.0.1:${helloPort}/`)).ok) throw new Error('not 200');
     });
   }
-  smDb = await openDatabase({
-    url: withDatabase(config.BENCH_DATABASE_URL, SM_DB),
-    logger: silentLogger(),
-    maxConnections: 1,
-  });
+  smDb = await connect(withDatabase(config.BENCH_DATABASE_URL, SM_DB));
   if (args['no-notify-trigger']) await smDb.query('ALTER TABLE outbox DISABLE TRIGGER outbox_notify');
 
   // Events, through line-provider's admin API.
@@ -372,9 +393,12 @@ async function main() {
     args.pool ? `SCORE_MAKER_DATABASE_POOL_SIZE=${args.pool}` : undefined,
     args['no-notify-trigger'] ? 'outbox NOTIFY trigger DISABLED on the bench database' : undefined,
     args.profile ? `API under --cpu-prof (profile in ${args.profile}; slower than without)` : undefined,
+    args['api-memory-redis']
+      ? 'API on REDIS_URL=memory:// (in-process events cache and rate-limit counters; not a production setup)'
+      : undefined,
   ].filter(Boolean);
   const lines = [
-    `score-maker API benchmark (${cores} cores; PostgreSQL ${pgVersion}; Redis; ${connections} connections; ${seconds} s each after ${warmup} s warm-up)`,
+    `score-maker API benchmark (${cores} cores; PostgreSQL ${pgVersion}; Redis ${redisVersion}; ${connections} connections; ${seconds} s each after ${warmup} s warm-up)`,
     `POST /events/{id}/score   ${fmt(postRate)} req/s  p50 ${postLat.p50}  p99 ${postLat.p99}   non-2xx ${post.result.non2xx}   outbox rows = 202s: ${outboxOk}`,
   ];
   let belowTarget = false;
@@ -399,7 +423,7 @@ async function main() {
   lines.push(
     '',
     `setup: line-provider and the score-maker API in child processes (LOG_LEVEL=warn) on databases ${LP_DB} and ${SM_DB}, Redis key prefix ${redisPrefix}; autocannon in this process`,
-    `rate limiter: still registered (Redis-backed, one Redis call per request) but set to the configuration's maxima, RATE_LIMIT_SCORES_PER_MINUTE=${SCORES_PER_MINUTE} and RATE_LIMIT_READS_PER_MINUTE=${READS_PER_MINUTE}, so it refuses nothing`,
+    `rate limiter: still registered (${args['api-memory-redis'] ? 'in-process counters' : 'Redis-backed, one Redis call per request'}) but set to the configuration's maxima, RATE_LIMIT_SCORES_PER_MINUTE=${SCORES_PER_MINUTE} and RATE_LIMIT_READS_PER_MINUTE=${READS_PER_MINUTE}, so it refuses nothing`,
     `POST mix: each request a random one of ${userCount} users (HS256 JWT), a random one of ${eventCount} events, score 1-5, no Idempotency-Key (the one-statement path); the warm-up also fills the event cache`,
     `ratios: the API's req/s over pgbench's tps at ${connections} clients for ${seconds} s; "one statement" is the physical limit, the target (${TARGET}) is against "the baseline" of the issue, the explicit-transaction figure`,
     `rows after the POST phase: scores ${rowCounts.scores}, outbox ${rowCounts.outbox}; 202s received ${accepted} (warm-up included), requests unanswered at a stop ${unanswered}`,
@@ -429,7 +453,10 @@ async function main() {
 try {
   await main();
 } catch (error) {
-  console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  // After Ctrl-C the run fails as its servers stop: that is no news.
+  if (!interrupted) {
+    console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
   process.exitCode = 1;
 } finally {
   await cleanup();

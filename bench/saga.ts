@@ -2,9 +2,9 @@
  * The saga end to end under a steady load: the time from 202 to CONFIRMED, the confirmed scores a
  * second the system sustains without a growing backlog, and the outbox lag.
  *
- *   npm run bench:saga -- [--rate 500] [--seconds 20] [--workers 1] [--warmup 2] [--events 50]
- *        [--users 5000] [--poll-ms 0] [--ramp 1000,1500,2000,2500] [--step-seconds 8] [--no-ramp]
- *        [--set KEY=VALUE ...] [--no-notify-trigger]
+ *   npm run bench:saga -- [--rate 500] [--seconds 20] [--workers 1] [--warmup 5] [--events 50]
+ *        [--users 5000] [--poll-ms 0] [--ramp 1000,1500,2000,2500] [--step-seconds 8] [--refine 2] [--no-ramp]
+ *        [--set KEY=VALUE ...] [--no-notify-trigger] [--no-score-events]
  *
  * 1. Creates scoreline_bench_saga_lp and scoreline_bench_saga_sm on BENCH_DATABASE_URL's server
  *    (dropped and recreated at start, dropped at the end) and starts line-provider, the score-maker API
@@ -16,12 +16,15 @@
  *    looked up in the database once the phase has settled (saga-watch.ts), never over the API;
  *    `--poll-ms N` also polls the scores in flight every N ms during the load, as a cross-check.
  * 4. The stage breakdown of that phase (saga-stages.ts).
- * 5. A ramp: `--ramp` rates for `--step-seconds` each, the backlog drained between steps; it stops after
- *    the first step whose backlog grew.
+ * 5. A ramp: `--ramp` rates for `--step-seconds` each, the backlog drained between steps; rates above
+ *    one not sustained are skipped (the first step always runs), then `--refine` steps bisect between
+ *    the highest rate sustained (the fixed phase counts) and the lowest not.
  * Experiments: `--set KEY=VALUE` passes a setting to every child (WORKER_CONCURRENCY,
  * OUTBOX_POLL_INTERVAL, pool sizes, …); `--no-notify-trigger` disables the outbox's NOTIFY trigger on
  * both bench databases (the relays then find rows by polling only: pair it with a short
- * OUTBOX_POLL_INTERVAL).
+ * OUTBOX_POLL_INTERVAL); `--no-score-events` makes line-provider's bench database drop the EventChanged
+ * rows that ApplyScore/RevertScore write (a trigger; events cache invalidations by score stop), to
+ * measure what those messages cost.
  * Not a test: it prints figures.
  */
 import http from 'node:http';
@@ -70,14 +73,16 @@ const { values: args } = parseArgs({
     rate: { type: 'string', default: '500' },
     seconds: { type: 'string', default: '20' },
     workers: { type: 'string', default: '1' },
-    warmup: { type: 'string', default: '2' },
+    warmup: { type: 'string', default: '5' },
     events: { type: 'string', default: '50' },
     users: { type: 'string', default: '5000' },
     'poll-ms': { type: 'string', default: '0' },
     ramp: { type: 'string', default: '1000,1500,2000,2500' },
     'step-seconds': { type: 'string', default: '8' },
+    refine: { type: 'string', default: '2' },
     'no-ramp': { type: 'boolean', default: false },
     'no-notify-trigger': { type: 'boolean', default: false },
+    'no-score-events': { type: 'boolean', default: false },
     set: { type: 'string', multiple: true, default: [] },
   },
 });
@@ -89,6 +94,7 @@ const eventCount = Number(args.events);
 const userCount = Number(args.users);
 const pollMs = Number(args['poll-ms']);
 const stepSeconds = Number(args['step-seconds']);
+const refine = Number(args.refine);
 const rampRates = args['no-ramp'] ? [] : args.ramp.split(',').map((r) => Number(r.trim()));
 const overrides: Record<string, string> = {};
 for (const pair of args.set) {
@@ -171,6 +177,8 @@ interface PhaseFigures {
   /** Settled a second over the sending window (less its first second). */
   confirmedPerSecond: number;
   growing: boolean;
+  /** The EventChanged queue (line-provider → score-maker) grew. */
+  ecGrowing: boolean;
   trendPerSecond: number;
   p50: number;
   p99: number;
@@ -216,6 +224,11 @@ function figures(
   const pending = during.map((s) => s.pending);
   const trend = slope(during.slice(1).map((s) => ({ x: (s.at - load.startedAt) / 1000, y: s.pending })));
   const growing = trend > Math.max(10, GROWTH_THRESHOLD * load.rate);
+  const eventChanged = during.map((s) => s.eventChangedWaiting);
+  const ecTrend = slope(
+    during.slice(1).map((s) => ({ x: (s.at - load.startedAt) / 1000, y: s.eventChangedWaiting })),
+  );
+  const ecGrowing = ecTrend > Math.max(10, GROWTH_THRESHOLD * load.rate);
   const lag = (pick: (s: Sample) => { rows: number; ageS: number }) => {
     const rows = during.map((s) => pick(s).rows);
     const ages = during.map((s) => pick(s).ageS * 1000);
@@ -241,7 +254,7 @@ function figures(
     `  PENDING sagas, sampled each second: ${pending.join(' ') || 'n/a'}; max ${int(Math.max(...pending))}, last ${int(pending[pending.length - 1] ?? Number.NaN)}, trend ${trend >= 0 ? '+' : ''}${trend.toFixed(1)}/s: ${growing ? 'GROWING' : 'not growing'}`,
     `  outbox lag, score-maker:   ${smLag.text}`,
     `  outbox lag, line-provider: ${lpLag.text}`,
-    `  Redis: ApplyScore jobs waiting max ${int(Math.max(...during.map((s) => s.applyWaiting)))}, active max ${int(Math.max(...during.map((s) => s.applyActive)))}; EventChanged jobs waiting max ${int(Math.max(...during.map((s) => s.eventChangedWaiting)))}`,
+    `  Redis: ApplyScore jobs waiting max ${int(Math.max(...during.map((s) => s.applyWaiting)))}, active max ${int(Math.max(...during.map((s) => s.applyActive)))}; EventChanged jobs waiting (score-maker's cache invalidations) max ${int(Math.max(...eventChanged))}, last ${int(eventChanged[eventChanged.length - 1] ?? Number.NaN)}, trend ${ecTrend >= 0 ? '+' : ''}${ecTrend.toFixed(1)}/s: ${ecGrowing ? 'GROWING' : 'not growing'}`,
     `  CPU (% of one core, from the first request until the last saga settled): ${cpu}`,
   ];
   return {
@@ -249,6 +262,7 @@ function figures(
     lines,
     confirmedPerSecond,
     growing,
+    ecGrowing,
     trendPerSecond: trend,
     p50: dbLatency.p50,
     p99: dbLatency.p99,
@@ -262,6 +276,30 @@ function figures(
   };
 }
 
+/**
+ * Whether a phase at `r` a second was sustained: neither the sagas in flight nor the EventChanged queue
+ * grew, 95% of the rate settled, the generator kept to its schedule.
+ */
+function verdictOf(r: number, load: LoadResult, g: PhaseFigures) {
+  const generatorKept = load.sent / load.seconds >= 0.98 * r && load.maxBehindMs < 100;
+  const sustained =
+    generatorKept &&
+    !g.growing &&
+    !g.ecGrowing &&
+    g.confirmedPerSecond >= 0.95 * r &&
+    load.accepted >= 0.99 * load.sent;
+  const verdict = !generatorKept
+    ? `generator could not keep up (${ms(load.maxBehindMs)} behind)`
+    : sustained
+      ? 'sustained'
+      : g.growing
+        ? 'backlog GROWING'
+        : g.ecGrowing
+          ? 'EventChanged backlog GROWING'
+          : 'NOT sustained (settled under 95% of the rate, or refusals)';
+  return { generatorKept, sustained, verdict };
+}
+
 async function main() {
   const numbers = [
     rate,
@@ -272,6 +310,7 @@ async function main() {
     userCount,
     pollMs,
     stepSeconds,
+    refine,
     ...rampRates,
   ];
   if (
@@ -429,6 +468,19 @@ async function main() {
   if (args['no-notify-trigger']) {
     for (const db of [smSample, lpSample]) await db.query('ALTER TABLE outbox DISABLE TRIGGER outbox_notify');
   }
+  if (args['no-score-events']) {
+    await lpSample.exec(`
+      CREATE FUNCTION bench_drop_score_events() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        IF NEW.type = 'EventChanged'
+          AND NEW.payload->>'kind' IN ('EVENT_CHANGE_KIND_SCORE_APPLIED', 'EVENT_CHANGE_KIND_SCORE_REVERTED') THEN
+          RETURN NULL;
+        END IF;
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER bench_drop_score_events BEFORE INSERT ON outbox
+        FOR EACH ROW EXECUTE FUNCTION bench_drop_score_events();`);
+  }
   redis = new Redis(config.BENCH_REDIS_URL, { maxRetriesPerRequest: 1 });
   const { redis_version: redisVersion } = Object.fromEntries(
     (await redis.info('server')).split('\r\n').map((line) => line.split(':') as [string, string]),
@@ -460,7 +512,16 @@ async function main() {
       tracker!.add({ id: a.id, version: a.version, phase: name, acceptedAt: a.at }),
     );
     sampler!.phase = `${name} (draining)`;
-    const drained = await tracker!.settle(drainMs);
+    const giveUpAt = Date.now() + drainMs;
+    let drained = await tracker!.settle(drainMs);
+    // The EventChanged queue too, so that no phase inherits another's backlog.
+    while ((await redis!.llen(`${redisPrefix}:${EVENT_CHANGED_TOPIC}:wait`)) > 0) {
+      if (Date.now() > giveUpAt) {
+        drained = false;
+        break;
+      }
+      await sleep(100);
+    }
     // CPU from the first request until the last saga settled: all the work this phase caused.
     const after = sampleCpu();
     const cpu = describeCpu(before, after, pids, cores);
@@ -481,6 +542,10 @@ async function main() {
   const out: string[] = [];
   const settings = Object.entries(overrides).map(([k, v]) => `${k}=${v}`);
   if (args['no-notify-trigger']) settings.push('outbox NOTIFY trigger DISABLED on both bench databases');
+  if (args['no-score-events'])
+    settings.push(
+      "line-provider's EventChanged rows for SCORE_APPLIED/SCORE_REVERTED DROPPED by a bench trigger",
+    );
   out.push(
     `saga benchmark: ${cores} cores, PostgreSQL ${pgVersion}, Redis ${redisVersion}; line-provider, score-maker API and ${workerCount} score-maker worker(s) in child processes (LOG_LEVEL=warn; every other setting at its default${settings.length ? `; experiment: ${settings.join(', ')}` : ''}); ${eventCount} events, ${userCount} users, score 1-5 at random; open-loop load from this process (node:http, keep-alive)`,
     `method: "202 -> settled" is scores.updated_at of the settled (id, version), set by the settling UPDATE (PostgreSQL clock, microseconds), minus the time the 202 arrived here (this machine's clock, the same clock, microseconds); read once each phase has no saga in flight, so nothing polls per score during the load${pollMs > 0 ? `; cross-checked by a live poller (every ${pollMs} ms + query, by primary key, the oldest 200 in flight) with the first poll that saw each version settled, an upper bound late by up to one poll period` : ''}`,
@@ -500,6 +565,8 @@ async function main() {
     out.push(
       `  WARNING: other processes used ${Math.round(fixed.other * 100)}% of a core: a shared machine; these figures understate`,
     );
+  const fixedVerdict = verdictOf(rate, fixed.load, f);
+  out.push(`  verdict at ${rate}/s: ${fixedVerdict.verdict}`);
   if (rate === TARGET_P99_RATE) {
     out.push(
       `  target p99 < ${TARGET_P99_MS} ms at ${TARGET_P99_RATE}/s: ${f.p99 < TARGET_P99_MS ? 'met' : 'NOT met'} (p99 ${ms(f.p99)})`,
@@ -526,40 +593,42 @@ async function main() {
   if (rampRates.length > 0) {
     out.push(
       '',
-      `ramp: ${stepSeconds} s a step, open loop, the backlog drained between steps; a step is sustained when its PENDING backlog does not grow (trend under ${GROWTH_THRESHOLD * 100}% of the rate a second) and it settles at least 95% of the rate:`,
+      `ramp: ${stepSeconds} s a step, open loop, the backlog drained between steps; a step is sustained when neither its PENDING sagas nor the EventChanged queue grow (trend under ${GROWTH_THRESHOLD * 100}% of the rate a second), it settles at least 95% of the rate and the generator kept to its schedule. Steps above a rate not sustained are skipped (the first one always runs), then up to ${refine} more steps halve the gap between the highest rate sustained and the lowest not:`,
       `  ${'rate/s'.padStart(6)} ${'sent/s'.padStart(7)} ${'202/s'.padStart(7)} ${'settled/s'.padStart(9)} ${'p50'.padStart(9)} ${'p99'.padStart(9)}  ${'PENDING first/max/last, trend'.padEnd(34)} ${'outbox lag max sm/lp'.padEnd(22)} verdict`,
     );
-    let best: number | undefined;
+    let lo = fixedVerdict.sustained ? rate : undefined;
+    let hi = fixedVerdict.sustained ? undefined : rate;
+    let saturated = 0;
     const details: string[] = [];
-    for (const [i, r] of rampRates.entries()) {
+    const step = async (r: number) => {
       const name = `ramp ${r}/s`;
-      const step = await phase(name, r, stepSeconds, 30_000);
-      const g = figures(name, step.load, sampler.samples, step.drained, step.cpu);
-      const sentRate = step.load.sent / stepSeconds;
-      const acceptedRate = step.load.accepted / stepSeconds;
-      const generatorKept = sentRate >= 0.98 * r && step.load.maxBehindMs < 100;
-      const sustained =
-        !g.growing && g.confirmedPerSecond >= 0.95 * r && step.load.accepted >= 0.99 * step.load.sent;
-      if (sustained && generatorKept) best = r;
-      const verdict = !generatorKept
-        ? `generator could not keep up (${ms(step.load.maxBehindMs)} behind)`
-        : sustained
-          ? 'sustained'
-          : g.growing
-            ? 'backlog GROWING'
-            : 'NOT sustained';
+      const result = await phase(name, r, stepSeconds, 30_000);
+      const g = figures(name, result.load, sampler!.samples, result.drained, result.cpu);
+      const v = verdictOf(r, result.load, g);
       out.push(
-        `  ${String(r).padStart(6)} ${sentRate.toFixed(0).padStart(7)} ${acceptedRate.toFixed(0).padStart(7)} ${g.confirmedPerSecond.toFixed(0).padStart(9)} ${ms(g.p50).padStart(9)} ${ms(g.p99).padStart(9)}  ${`${int(g.pendingFirst)}/${int(g.pendingMax)}/${int(g.pendingLast)}, ${g.trendPerSecond >= 0 ? '+' : ''}${g.trendPerSecond.toFixed(0)}/s`.padEnd(34)} ${`${ms(g.smLagMaxMs)}/${ms(g.lpLagMaxMs)}`.padEnd(22)} ${verdict}`,
+        `  ${String(r).padStart(6)} ${(result.load.sent / stepSeconds).toFixed(0).padStart(7)} ${(result.load.accepted / stepSeconds).toFixed(0).padStart(7)} ${g.confirmedPerSecond.toFixed(0).padStart(9)} ${ms(g.p50).padStart(9)} ${ms(g.p99).padStart(9)}  ${`${int(g.pendingFirst)}/${int(g.pendingMax)}/${int(g.pendingLast)}, ${g.trendPerSecond >= 0 ? '+' : ''}${g.trendPerSecond.toFixed(0)}/s`.padEnd(34)} ${`${ms(g.smLagMaxMs)}/${ms(g.lpLagMaxMs)}`.padEnd(22)} ${v.verdict}`,
       );
       details.push(`${name}:`, ...g.lines);
-      if (!sustained || !generatorKept) {
-        const rest = rampRates.slice(i + 1);
-        if (rest.length) out.push(`  (${rest.join(', ')}/s not run: a higher rate than one not sustained)`);
-        break;
+      if (v.sustained) lo = Math.max(lo ?? 0, r);
+      else {
+        hi = Math.min(hi ?? Infinity, r);
+        if (v.generatorKept) saturated = Math.max(saturated, g.confirmedPerSecond);
       }
+    };
+    const skipped: number[] = [];
+    for (const [i, r] of rampRates.entries()) {
+      if (i > 0 && hi !== undefined && r >= hi) skipped.push(r);
+      else await step(r);
+    }
+    if (skipped.length) out.push(`  (${skipped.join(', ')}/s not run: above a rate not sustained)`);
+    for (let i = 0; i < refine && hi !== undefined; i++) {
+      const floor = lo ?? 0;
+      const mid = Math.round((floor + hi) / 2 / 50) * 50;
+      if (hi - floor <= 100 || mid <= floor || mid >= hi) break;
+      await step(mid);
     }
     out.push(
-      `highest rate sustained without a growing backlog: ${best === undefined ? 'none of the ramp' : `${best}/s`} (target ${TARGET_SUSTAINED}/s: ${best !== undefined && best >= TARGET_SUSTAINED ? 'met' : 'NOT met'})`,
+      `highest rate sustained without a growing backlog: ${lo === undefined ? 'none measured' : `${lo}/s`}${hi !== undefined ? ` (lowest not sustained: ${hi}/s${saturated ? `; settled/s at saturation up to ${saturated.toFixed(0)}` : ''})` : ''} (target ${TARGET_SUSTAINED}/s: ${lo !== undefined && lo >= TARGET_SUSTAINED ? 'met' : 'NOT met'})`,
       '',
       'ramp details:',
       ...details,
@@ -574,7 +643,10 @@ async function main() {
 try {
   await main();
 } catch (error) {
-  console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  // After a signal the cleanup closes what main() is still using: its errors say nothing new.
+  if (!cleaning) {
+    console.error(`bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+  }
   process.exitCode = 1;
 } finally {
   await cleanup();
