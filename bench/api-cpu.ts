@@ -12,6 +12,8 @@ const TICKS_PER_SECOND = 100; // USER_HZ, 100 on every Linux this runs on
 
 interface ProcessTicks {
   comm: string;
+  /** Clock ticks after boot when it started: with the pid, the process's identity (comm can change). */
+  start: number;
   ticks: number;
 }
 
@@ -20,8 +22,12 @@ function stat(pid: number | string): ProcessTicks | undefined {
     const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const close = text.lastIndexOf(')');
     const rest = text.slice(close + 2).split(' ');
-    // After "(comm) ": state is field 0, utime 11, stime 12 (man 5 proc).
-    return { comm: text.slice(text.indexOf('(') + 1, close), ticks: Number(rest[11]) + Number(rest[12]) };
+    // After "(comm) ": state is field 0, utime 11, stime 12, starttime 19 (man 5 proc).
+    return {
+      comm: text.slice(text.indexOf('(') + 1, close),
+      start: Number(rest[19]),
+      ticks: Number(rest[11]) + Number(rest[12]),
+    };
   } catch {
     return undefined;
   }
@@ -42,7 +48,7 @@ function allProcesses(): Map<number, ProcessTicks> {
   return all;
 }
 
-function machine(): { busy: number; total: number } | undefined {
+function machine(): Machine | undefined {
   try {
     const values = readFileSync('/proc/stat', 'utf8')
       .split('\n')[0]!
@@ -50,9 +56,15 @@ function machine(): { busy: number; total: number } | undefined {
       .split(/\s+/)
       .slice(1)
       .map(Number);
-    const idle = (values[3] ?? 0) + (values[4] ?? 0); // idle + iowait
+    // user nice system idle iowait irq softirq steal
+    const idle = (values[3] ?? 0) + (values[4] ?? 0);
+    const interrupts = (values[5] ?? 0) + (values[6] ?? 0);
     const total = values.slice(0, 8).reduce((a, b) => a + b, 0);
-    return { busy: (total - idle) / TICKS_PER_SECOND, total: total / TICKS_PER_SECOND };
+    return {
+      busy: (total - idle) / TICKS_PER_SECOND,
+      interrupts: interrupts / TICKS_PER_SECOND,
+      total: total / TICKS_PER_SECOND,
+    };
   } catch {
     return undefined;
   }
@@ -68,10 +80,16 @@ function commandLine(pid: number, max = 60): string {
   }
 }
 
+interface Machine {
+  busy: number;
+  interrupts: number;
+  total: number;
+}
+
 export interface CpuSample {
   at: number;
   processes: Map<number, ProcessTicks>;
-  machine: { busy: number; total: number } | undefined;
+  machine: Machine | undefined;
 }
 
 export function sampleCpu(): CpuSample {
@@ -96,7 +114,7 @@ export function describeCpu(
   const used = new Map<number, number>();
   for (const [pid, now] of after.processes) {
     const then = before.processes.get(pid);
-    const ticks = then && then.comm === now.comm ? now.ticks - then.ticks : now.ticks;
+    const ticks = then && then.start === now.start ? now.ticks - then.ticks : now.ticks;
     if (ticks > 0) used.set(pid, ticks / TICKS_PER_SECOND);
   }
   const take = (pid: number | undefined) => {
@@ -135,12 +153,20 @@ export function describeCpu(
     .map(([pid, s]) => `${commandLine(pid)} ${pct(s)}`);
   parts.push(`kernel threads ${pct(kernelTotal)}`);
   parts.push(`other processes ${pct(otherTotal)}${top.length ? ` (${top.join('; ')})` : ''}`);
-  const other = otherTotal / wall;
-  if (!before.machine || !after.machine) return { text: parts.join(', '), other };
+  if (!before.machine || !after.machine) return { text: parts.join(', '), other: otherTotal / wall };
   const busy = after.machine.busy - before.machine.busy;
   const total = after.machine.total - before.machine.total;
+  // Busy time no live process accounts for: processes that ended during the phase (someone's build).
+  const accounted = [...after.processes].reduce((sum, [pid, now]) => {
+    const then = before.processes.get(pid);
+    return sum + Math.max(0, then && then.start === now.start ? now.ticks - then.ticks : now.ticks);
+  }, 0);
+  const interrupts = after.machine.interrupts - before.machine.interrupts;
+  const gone = Math.max(0, busy - interrupts - accounted / TICKS_PER_SECOND);
+  if (interrupts / wall >= 0.05) parts.push(`interrupts ${pct(interrupts)}`);
+  if (gone / wall >= 0.1) parts.push(`ended processes ~${pct(gone)}`);
   return {
     text: `${parts.join(', ')}; machine busy ${Math.round((busy / total) * 100)}% of ${cores} cores`,
-    other,
+    other: (otherTotal + gone) / wall,
   };
 }

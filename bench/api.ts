@@ -443,7 +443,7 @@ async function main() {
   const busiest = Math.max(post.other, get?.other ?? 0, helloPhase?.other ?? 0);
   if (busiest > 0.25) {
     lines.push(
-      `WARNING: other processes used up to ${Math.round(busiest * 100)}% of a core during a phase: a shared machine; these figures understate`,
+      `WARNING: other (or ended) processes used up to ${Math.round(busiest * 100)}% of a core during a phase: a shared machine; these figures understate`,
     );
   }
   console.log(lines.join('\n'));
