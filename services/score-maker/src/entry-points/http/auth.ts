@@ -1,3 +1,4 @@
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
 import { AppError } from '@scoreline/platform';
@@ -21,7 +22,7 @@ const USER_ID_MAX = 200;
  * configured. Returns the user id, the token's `sub`.
  */
 export function createAuthenticator(settings: AuthSettings): Authenticate {
-  let key: Uint8Array | JWTVerifyGetKey;
+  let key: KeyObject | JWTVerifyGetKey;
   const options: JWTVerifyOptions = {
     issuer: settings.issuer,
     audience: settings.audience,
@@ -31,7 +32,8 @@ export function createAuthenticator(settings: AuthSettings): Authenticate {
     key = createRemoteJWKSet(new URL(settings.jwksUrl));
     options.algorithms = ['RS256', 'PS256', 'ES256', 'EdDSA'];
   } else if (settings.secret) {
-    key = new TextEncoder().encode(settings.secret);
+    // Imported once: passing raw bytes makes jose import the key again on every verification.
+    key = createSecretKey(Buffer.from(settings.secret));
     options.algorithms = ['HS256'];
   } else {
     throw new Error('authentication needs a JWT secret or a JWKS URL');
