@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
+import { AppError } from '../errors.js';
 import type { Database, QueryResult, Queryable, Row, TransactionOptions } from './database.js';
 
 const INT8_OID = 20;
@@ -40,6 +41,42 @@ const types = {
       : (pg.types.getTypeParser(oid, format) as unknown)) as typeof pg.types.getTypeParser,
 };
 
+/*
+ * Errors that say the server cannot be reached right now (down, restarting, refusing connections), as
+ * opposed to errors of the statement itself. They become AppError UNAVAILABLE, so that callers retry
+ * and the HTTP edge answers 503 with Retry-After instead of 500. SQLSTATE class 08 is "connection
+ * exception"; 57P01–57P03 are an administrator's shutdown, a crash shutdown and "cannot connect now"
+ * (starting up); 53300 is too many connections.
+ */
+const UNREACHABLE_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '57P02',
+  '57P03',
+  '53300',
+]);
+const UNREACHABLE_MESSAGES =
+  /Connection terminated|timeout exceeded when trying to connect|connection error|not queryable/i;
+
+export function isConnectionError(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNREACHABLE_CODES.has(code) || code.startsWith('08'))) return true;
+  return UNREACHABLE_MESSAGES.test(error.message);
+}
+
+function unavailable(error: unknown): unknown {
+  return isConnectionError(error)
+    ? new AppError('UNAVAILABLE', `PostgreSQL is unreachable: ${(error as Error).message}`, { cause: error })
+    : error;
+}
+
 export function createPostgresDatabase(options: PostgresOptions): Database {
   const { logger } = options;
   const pool = new pg.Pool({
@@ -57,19 +94,36 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   const listeners = new Set<ListenerConnection>();
 
   const query = async <R = Row>(text: string, params?: readonly unknown[]) => {
-    const result = await pool.query(prepared(text, params));
-    return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    try {
+      const result = await pool.query(prepared(text, params));
+      return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
+    } catch (error) {
+      throw unavailable(error);
+    }
   };
 
   return {
     driver: 'postgres',
     query,
     async exec(script) {
-      await pool.query(script);
+      await pool.query(script).catch((error: unknown) => {
+        throw unavailable(error);
+      });
     },
     async transaction<T>(work: (tx: Queryable) => Promise<T>, txOptions: TransactionOptions = {}) {
-      const client = await pool.connect();
+      const client = await pool.connect().catch((error: unknown) => {
+        throw unavailable(error);
+      });
+      // pg-pool takes its own 'error' listener off a client while it is checked out, and an 'error'
+      // event with no listener ends the process: a server restart or a terminated backend during a
+      // transaction would crash us. Note the failure instead; the pending query rejects on its own, and
+      // the client is discarded on release rather than returned to the pool.
       let broken: Error | undefined;
+      const onError = (error: Error) => {
+        broken ??= error;
+        logger.warn({ err: error }, 'PostgreSQL connection failed during a transaction');
+      };
+      client.on('error', onError);
       try {
         await client.query(txOptions.isolation ? `BEGIN ISOLATION LEVEL ${txOptions.isolation}` : 'BEGIN');
         const tx: Queryable = {
@@ -91,8 +145,9 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
           // The connection is gone (server restart, terminated backend): drop it from the pool.
           broken = rollbackError as Error;
         }
-        throw error;
+        throw unavailable(error);
       } finally {
+        client.off('error', onError);
         client.release(broken);
       }
     },
@@ -106,7 +161,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       };
     },
     async ping() {
-      await pool.query('SELECT 1');
+      await query('SELECT 1');
     },
     async close() {
       // Idempotent: a pool may be closed by its owner and again by a harness that tracks it.

@@ -3,3 +3,5 @@ export { createTestDatabase, type TestDatabase } from './test-database.js';
 export { createTestRedis, type TestRedis } from './test-redis.js';
 export { waitFor } from './wait-for.js';
 export { startPrivateRedis, redisServerAvailable, type PrivateRedis } from './private-redis.js';
+export { startPrivatePostgres, privatePostgresAvailable, type PrivatePostgres } from './private-postgres.js';
+export { freePort } from './free-port.js';

@@ -1,6 +1,6 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 import { waitFor } from './wait-for.js';
 
 export interface PrivateRedis {
@@ -16,17 +16,6 @@ export interface PrivateRedis {
 /** Whether this machine has a redis-server binary to start private servers with. */
 export function redisServerAvailable(): boolean {
   return spawnSync('redis-server', ['--version']).status === 0;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 /**

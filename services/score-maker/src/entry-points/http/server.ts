@@ -8,6 +8,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@scoreline/platform';
 import { authHook, type Authenticate } from './auth.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
+import { fallbackRateLimitStore } from './rate-limit-store.js';
 import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
 import { scoreRoutes, type ScoreRoutesDeps } from './routes/scores.js';
@@ -107,8 +108,10 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     max: readsPerMinute,
     timeWindow: 60_000,
     hook: 'preHandler',
-    redis,
-    nameSpace: `${prefix}:rate-limit:`,
+    // Counted in Redis across replicas; per replica in memory while Redis is unreachable.
+    ...(redis
+      ? { store: fallbackRateLimitStore({ redis, namespace: `${prefix}:rate-limit:`, logger: deps.logger }) }
+      : {}),
     // Signed-in requests are limited per user, anonymous ones per client address.
     keyGenerator: (request) => request.userId ?? request.ip,
     allowList: (request) => ['/healthz', '/readyz', '/metrics'].includes(request.url),

@@ -1,0 +1,235 @@
+import { openDatabase, type Database } from '@scoreline/platform';
+import {
+  createTestRedis,
+  privatePostgresAvailable,
+  startPrivatePostgres,
+  testServices,
+  waitFor,
+  type PrivatePostgres,
+  type TestRedis,
+} from '@scoreline/platform/testing';
+import { SignJWT } from 'jose';
+import pino from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { checkInvariants } from '../../services/score-maker/test/invariants.js';
+import { cli, run, type Proc } from './walkthrough.js';
+
+const skip = !privatePostgresAvailable() || !testServices().redisUrl;
+const secrets = {
+  LINE_PROVIDER_ADMIN_TOKEN: 'restart-admin-token-123456',
+  LINE_PROVIDER_INTERNAL_TOKEN: 'restart-internal-token-123456',
+  JWT_SECRET: 'restart-jwt-secret-of-32-characters-at-least',
+};
+const USERS = 40;
+const EVENTS = 5;
+
+interface LoadReport {
+  /** Highest version answered 202 per score id. */
+  accepted: Map<string, number>;
+  statuses: Map<number, number>;
+  /** Requests that got no HTTP answer at all (connection refused or reset, timeout). */
+  unanswered: number;
+  /** First and last moment a 5xx or no answer was seen, ms since the load began. */
+  failureWindow: [number, number] | undefined;
+}
+
+/** Scores events from many users at `concurrency` requests at once until `stop()` resolves. */
+function startLoad(api: string, tokens: string[], eventIds: number[], concurrency = 8) {
+  const report: LoadReport = {
+    accepted: new Map(),
+    statuses: new Map(),
+    unanswered: 0,
+    failureWindow: undefined,
+  };
+  const began = Date.now();
+  let running = true;
+  const failed = () => {
+    const at = Date.now() - began;
+    report.failureWindow = report.failureWindow ? [report.failureWindow[0], at] : [at, at];
+  };
+  const one = async () => {
+    const token = tokens[Math.floor(Math.random() * tokens.length)]!;
+    const eventId = eventIds[Math.floor(Math.random() * eventIds.length)]!;
+    try {
+      const res = await fetch(`${api}/events/${eventId}/score`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ score: 1 + Math.floor(Math.random() * 5) }),
+        signal: AbortSignal.timeout(10_000),
+      });
+      report.statuses.set(res.status, (report.statuses.get(res.status) ?? 0) + 1);
+      const body = (await res.json()) as { id?: string; version?: number };
+      if (res.status === 202 && body.id && body.version) {
+        report.accepted.set(body.id, Math.max(body.version, report.accepted.get(body.id) ?? 0));
+      }
+      if (res.status >= 500) failed();
+    } catch {
+      report.unanswered++;
+      failed();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  };
+  const loops = Array.from({ length: concurrency }, async () => {
+    while (running) await one();
+  });
+  return {
+    report,
+    async stop() {
+      running = false;
+      await Promise.all(loops);
+      return report;
+    },
+  };
+}
+
+/**
+ * line-provider, the API and a worker as separate processes on one private PostgreSQL server, which is
+ * restarted (and stopped for a while) under load: no process may die, the saga must resume by itself,
+ * and nothing accepted may be lost.
+ */
+describe.skipIf(skip)(
+  `a PostgreSQL restart under load${skip ? ' [skipped: needs Debian PostgreSQL binaries and Redis]' : ''}`,
+  () => {
+    let server: PrivatePostgres;
+    let redis: TestRedis;
+    let lpDb: Database;
+    let smDb: Database;
+    const procs: Proc[] = [];
+    let api = '';
+    let tokens: string[] = [];
+    const eventIds: number[] = [];
+
+    beforeAll(async () => {
+      server = await startPrivatePostgres();
+      await server.createDatabase('line_provider');
+      await server.createDatabase('score_maker');
+      redis = createTestRedis();
+      const grpcPort = String(26_000 + Math.floor(Math.random() * 3000));
+      const httpPort = String(22_000 + Math.floor(Math.random() * 3000));
+      const env = {
+        ...secrets,
+        REDIS_URL: redis.url,
+        REDIS_PREFIX: redis.prefix,
+        LINE_PROVIDER_DATABASE_URL: server.urlFor('line_provider'),
+        SCORE_MAKER_DATABASE_URL: server.urlFor('score_maker'),
+        LINE_PROVIDER_GRPC_PORT: grpcPort,
+        LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
+        LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
+        SCORE_MAKER_HTTP_HOST: '127.0.0.1',
+        SCORE_MAKER_HTTP_PORT: httpPort,
+        WORKER_HTTP_PORT: '0',
+        RATE_LIMIT_SCORES_PER_MINUTE: '1000000',
+        SAGA_SWEEP_AFTER: '2s',
+        SAGA_SWEEP_INTERVAL: '1s',
+        OUTBOX_POLL_INTERVAL: '500ms',
+        LOG_LEVEL: 'warn',
+      };
+      const start = async (script: string, ready: string) => {
+        const proc = run(script, { ...env, LOG_LEVEL: 'info' });
+        procs.push(proc);
+        await waitFor(() => proc.output().includes(ready), { what: script, timeoutMs: 60_000 });
+      };
+      await start('services/line-provider/src/main.ts', 'line-provider listening');
+      await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
+      await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
+      api = `http://127.0.0.1:${httpPort}`;
+
+      const cliEnv = {
+        LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS,
+        LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
+      };
+      for (let i = 0; i < EVENTS; i++) {
+        const created = await cli(
+          ['events', 'create', '--title', `Event ${i}`, '--deadline', '+1d', '--json'],
+          cliEnv,
+        );
+        expect(created.code, created.out).toBe(0);
+        eventIds.push((JSON.parse(created.out) as { id: number }).id);
+      }
+      const key = new TextEncoder().encode(secrets.JWT_SECRET);
+      tokens = await Promise.all(
+        Array.from({ length: USERS }, (_, i) =>
+          new SignJWT({})
+            .setProtectedHeader({ alg: 'HS256' })
+            .setSubject(`user-${i}`)
+            .setExpirationTime('1h')
+            .sign(key),
+        ),
+      );
+      const logger = pino({ level: 'silent' });
+      lpDb = await openDatabase({ url: server.urlFor('line_provider'), logger, maxConnections: 2 });
+      smDb = await openDatabase({ url: server.urlFor('score_maker'), logger, maxConnections: 2 });
+    }, 180_000);
+
+    afterAll(async () => {
+      for (const p of procs.reverse()) await p.stop();
+      await lpDb?.close();
+      await smDb?.close();
+      await redis?.dispose();
+      await server?.dispose();
+    });
+
+    /** Every process still up; every accepted score settled at (or past) its accepted version; §5 exact. */
+    async function expectRecovered(report: LoadReport) {
+      for (const proc of procs) {
+        expect(proc.child.exitCode, proc.output().slice(-3000)).toBeNull();
+        expect(proc.child.signalCode).toBeNull();
+      }
+      expect(report.accepted.size).toBeGreaterThan(50);
+      await waitFor(
+        async () => {
+          const { rows } = await smDb.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM scores WHERE status = 'PENDING'`,
+          );
+          return rows[0]!.n === 0;
+        },
+        { what: 'every saga to settle after the database came back', timeoutMs: 90_000 },
+      );
+      const { rows } = await smDb.query<{ id: string; version: number; status: string }>(
+        'SELECT id, version, status FROM scores WHERE id = ANY($1::uuid[])',
+        [[...report.accepted.keys()]],
+      );
+      const stored = new Map(rows.map((r) => [r.id, r]));
+      const lost = [...report.accepted].filter(([id, version]) => (stored.get(id)?.version ?? 0) < version);
+      expect(lost).toEqual([]);
+      const invariants = await checkInvariants(lpDb, smDb);
+      expect(invariants).toEqual({
+        pending: 0,
+        eventMismatches: [],
+        scoreMismatches: [],
+        ledgerMismatches: [],
+      });
+      for (const status of report.statuses.keys()) expect([202, 503]).toContain(status);
+    }
+
+    it('when the server restarts (pg_ctl restart -m fast) under load, then every process survives and nothing accepted is lost', async () => {
+      const load = startLoad(api, tokens, eventIds);
+      await new Promise((resolve) => setTimeout(resolve, 3000));
+      await server.restart();
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      const report = await load.stop();
+      console.log('restart:', {
+        statuses: Object.fromEntries(report.statuses),
+        unanswered: report.unanswered,
+        failureWindowMs: report.failureWindow,
+      });
+      await expectRecovered(report);
+    }, 240_000);
+
+    it('when the server is stopped for 10 s under load, then every process survives and the saga resumes by itself', async () => {
+      const load = startLoad(api, tokens, eventIds);
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      await server.stop();
+      await new Promise((resolve) => setTimeout(resolve, 10_000));
+      await server.start();
+      await new Promise((resolve) => setTimeout(resolve, 4000));
+      const report = await load.stop();
+      console.log('stop 10 s:', {
+        statuses: Object.fromEntries(report.statuses),
+        unanswered: report.unanswered,
+        failureWindowMs: report.failureWindow,
+      });
+      await expectRecovered(report);
+    }, 240_000);
+  },
+);
