@@ -29,6 +29,8 @@ interface LoadReport {
   statuses: Map<number, number>;
   /** Requests that got no HTTP answer at all (connection refused or reset, timeout). */
   unanswered: number;
+  /** 503 answers without a Retry-After header (must be none). */
+  noRetryAfter: number;
   /** First and last moment a 5xx or no answer was seen, ms since the load began. */
   failureWindow: [number, number] | undefined;
 }
@@ -39,6 +41,7 @@ function startLoad(api: string, tokens: string[], eventIds: number[], concurrenc
     accepted: new Map(),
     statuses: new Map(),
     unanswered: 0,
+    noRetryAfter: 0,
     failureWindow: undefined,
   };
   const began = Date.now();
@@ -63,6 +66,7 @@ function startLoad(api: string, tokens: string[], eventIds: number[], concurrenc
         report.accepted.set(body.id, Math.max(body.version, report.accepted.get(body.id) ?? 0));
       }
       if (res.status >= 500) failed();
+      if (res.status === 503 && !res.headers.get('retry-after')) report.noRetryAfter++;
     } catch {
       report.unanswered++;
       failed();
@@ -199,7 +203,10 @@ describe.skipIf(skip)(
         scoreMismatches: [],
         ledgerMismatches: [],
       });
+      // During the outage the API answers 503 with Retry-After (never 500); otherwise 202.
       for (const status of report.statuses.keys()) expect([202, 503]).toContain(status);
+      expect(report.noRetryAfter).toBe(0);
+      expect(report.unanswered).toBe(0);
     }
 
     it('when the server restarts (pg_ctl restart -m fast) under load, then every process survives and nothing accepted is lost', async () => {
