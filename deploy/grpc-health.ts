@@ -17,6 +17,7 @@ const { SERVING } = health.HealthCheckResponse_ServingStatus;
 
 const probeConfigSchema = {
   LINE_PROVIDER_GRPC_PORT: env.port(50051),
+  /** The deadline of the Health/Check call. */
   GRPC_HEALTH_TIMEOUT: env.duration('3s'),
 };
 

@@ -32,8 +32,11 @@ const serverUrl = () => env.url(['postgres:', 'postgresql:']).optional();
 
 const migrateConfigSchema = {
   LOG_LEVEL: env.logLevel(),
+  /** line-provider's database to migrate; unset, it is left alone. */
   LINE_PROVIDER_DATABASE_URL: serverUrl(),
+  /** score-maker's database to migrate; unset, it is left alone. */
   SCORE_MAKER_DATABASE_URL: serverUrl(),
+  /** How long to keep retrying while a database server does not accept connections yet. */
   MIGRATE_CONNECT_TIMEOUT: env.duration('60s'),
 };
 

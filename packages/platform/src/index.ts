@@ -1,6 +1,6 @@
 export * from './errors.js';
 export { loadConfig, ConfigError, type Env, type LoadConfigOptions } from './config/load-config.js';
-export { env, parseDuration } from './config/env.js';
+export { env, envInfo, parseDuration, type EnvInfo } from './config/env.js';
 export { createLogger, silentLogger, type Logger, type LoggerSettings } from './logger.js';
 export * from './db/database.js';
 export { createPostgresDatabase, type PostgresOptions } from './db/postgres.js';

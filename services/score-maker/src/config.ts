@@ -1,16 +1,28 @@
 import { ConfigError, env, loadConfig, type LoadConfigOptions } from '@scoreline/platform';
 
-/** Settings shared by the API and the worker. */
+/**
+ * Settings shared by the API and the worker. The comment above each setting is its description in
+ * docs/configuration.md and .env.example (`npm run docs:config` writes both).
+ */
 const common = {
+  /** How much the process logs (JSON lines on stdout). */
   LOG_LEVEL: env.logLevel(),
-  /** postgres://… for a server; pglite://<folder> for an embedded database. */
+  /** score-maker's database: postgres://user:password@host:5432/database, or pglite://<folder>. */
   SCORE_MAKER_DATABASE_URL: env.url(['postgres:', 'postgresql:', 'pglite:'], 'pglite://.data/score-maker'),
+  /** Connections in score-maker's database pool (each API and worker process has its own). */
   SCORE_MAKER_DATABASE_POOL_SIZE: env.integer(20, { min: 1, max: 200 }),
-  /** Cache, queue and rate-limit counters: redis://… or memory:// (in-process, one-process mode only). */
+  /**
+   * Queues, events cache and rate-limit counters: redis://… (rediss:// for TLS), or memory://
+   * (in-process, one process only).
+   */
   REDIS_URL: env.url(['redis:', 'rediss:', 'memory:'], 'redis://127.0.0.1:6379'),
+  /** Prefix of every Redis key and queue, so that several deployments can share one Redis. */
   REDIS_PREFIX: env.string('scoreline'),
+  /** host:port of line-provider's gRPC server. */
   LINE_PROVIDER_ADDRESS: env.string('127.0.0.1:50051'),
+  /** The deadline of each gRPC call to line-provider. */
   LINE_PROVIDER_CALL_TIMEOUT: env.duration('2s'),
+  /** How long the process may take to stop after SIGTERM or SIGINT before it exits anyway. */
   SHUTDOWN_TIMEOUT: env.duration('20s'),
   /** A compensation still running after this long counts as stuck (in /readyz and `npm run sagas`). */
   SAGA_STUCK_AFTER: env.duration('2m'),
@@ -18,15 +30,23 @@ const common = {
 
 export const apiConfigSchema = {
   ...common,
+  /** The interface the HTTP server listens on (0.0.0.0: every interface). */
   SCORE_MAKER_HTTP_HOST: env.string('0.0.0.0'),
+  /** The HTTP port (the original API's). */
   SCORE_MAKER_HTTP_PORT: env.port(8002),
-  /** HS256 secret for user tokens (at least 32 characters); or JWT_JWKS_URL for asymmetric keys. */
+  /** HS256 secret for user tokens (npm run token signs with it); the API needs it or JWT_JWKS_URL. */
   JWT_SECRET: env.secret(32).optional(),
+  /** Your identity provider's JWKS URL, for RS256/PS256/ES256/EdDSA user tokens (instead of JWT_SECRET). */
   JWT_JWKS_URL: env.url(['https:', 'http:']).optional(),
+  /** When set, user tokens must carry this issuer (`iss`). */
   JWT_ISSUER: env.string().optional(),
+  /** When set, user tokens must carry this audience (`aud`). */
   JWT_AUDIENCE: env.string().optional(),
+  /** How long an event stays cached (EventChanged messages invalidate it sooner). */
   EVENTS_CACHE_TTL: env.duration('5s'),
+  /** Score submissions (POST /events/{event_id}/score) per user per minute. */
   RATE_LIMIT_SCORES_PER_MINUTE: env.integer(120, { min: 1, max: 1_000_000 }),
+  /** Other requests per user (or per address, without a token) per minute. */
   RATE_LIMIT_READS_PER_MINUTE: env.integer(1200, { min: 1, max: 10_000_000 }),
 };
 
@@ -44,32 +64,41 @@ export function loadApiConfig(options?: LoadConfigOptions) {
 
 export const workerConfigSchema = {
   ...common,
-  /** Token for ApplyScore/RevertScore on line-provider (LINE_PROVIDER_INTERNAL_TOKEN there). */
+  /** Token for ApplyScore/RevertScore (score-maker's worker sends it). */
   LINE_PROVIDER_INTERNAL_TOKEN: env.secret(16),
+  /** How long an event stays cached (EventChanged messages invalidate it sooner). */
   EVENTS_CACHE_TTL: env.duration('5s'),
   /** ApplyScore deliveries before the timeout's compensation (RevertScore, then UNAVAILABLE). */
   SAGA_MAX_ATTEMPTS: env.integer(8, { min: 1, max: 1000 }),
   /** A saga older than this compensates at its next transient failure instead of retrying. */
   SAGA_TIMEOUT: env.duration('30s'),
-  /** Retry backoff: first delay and cap (exponential, with jitter). */
+  /** The first delay of the saga's retries (exponential backoff, with jitter). */
   SAGA_BACKOFF_INITIAL: env.duration('100ms'),
+  /** The cap of the saga's retry delay. */
   SAGA_BACKOFF_MAX: env.duration('5s'),
   /** RevertScore retries without limit; its backoff is capped here. */
   SAGA_REVERT_BACKOFF_MAX: env.duration('30s'),
   /** Sagas unsettled for this long are re-driven from the database (lost jobs, a flushed Redis). */
   SAGA_SWEEP_AFTER: env.duration('10s'),
+  /** How often the sweeper looks for sagas unsettled for SAGA_SWEEP_AFTER. */
   SAGA_SWEEP_INTERVAL: env.duration('5s'),
   /** How often events with scores not yet final are checked against line-provider. */
   RECONCILE_INTERVAL: env.duration('1m'),
+  /** Saga steps one worker process handles at once. */
   WORKER_CONCURRENCY: env.integer(32, { min: 1, max: 1000 }),
   /** How long a job a dead worker held waits before another worker takes it (BullMQ lock). */
   BROKER_LOCK_DURATION: env.duration('30s'),
+  /** How often a worker checks for jobs whose worker died (BullMQ stalled check). */
   BROKER_STALLED_INTERVAL: env.duration('15s'),
+  /** How often the outbox relay looks for new rows when no NOTIFY has woken it. */
   OUTBOX_POLL_INTERVAL: env.duration('1s'),
+  /** Outbox rows the relay claims, publishes and marks in one transaction. */
   OUTBOX_BATCH_SIZE: env.integer(200, { min: 1, max: 5000 }),
+  /** How long published outbox rows are kept before they are deleted. */
   OUTBOX_RETENTION: env.duration('24h'),
   /** The worker's own health endpoint (/healthz, /readyz with saga counts); 0 picks a free port. */
   WORKER_HTTP_PORT: env.port(8003),
+  /** The interface the worker's health endpoint listens on. */
   WORKER_HTTP_HOST: env.string('0.0.0.0'),
 };
 

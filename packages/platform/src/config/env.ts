@@ -1,5 +1,19 @@
 import { z } from 'zod';
 
+/** What a variable built by `env` accepts, for the configuration reference (docs/configuration.md). */
+export interface EnvInfo {
+  kind: 'string' | 'secret' | 'integer' | 'port' | 'boolean' | 'duration' | 'url' | 'enum';
+  /** The accepted values in words, e.g. "an integer from 1 to 200". */
+  accepts: string;
+}
+
+/**
+ * Each helper's schema, registered with what it accepts (registering changes nothing about parsing).
+ * Wrappers a schema adds (`.optional()`, another `.default()`) keep it as their inner type, where
+ * scripts/docs finds it.
+ */
+export const envInfo = z.registry<EnvInfo>();
+
 /**
  * Building blocks for configuration schemas. Each one says in its error what it expects, so that
  * `loadConfig` can print "VAR: expected …" and stop.
@@ -7,14 +21,22 @@ import { z } from 'zod';
 export const env = {
   string: (fallback?: string) =>
     fallback === undefined
-      ? z.string({ error: 'expected a non-empty string' }).min(1, 'expected a non-empty string')
-      : z.string().min(1, 'expected a non-empty string').default(fallback),
+      ? z
+          .string({ error: 'expected a non-empty string' })
+          .min(1, 'expected a non-empty string')
+          .register(envInfo, { kind: 'string', accepts: 'a non-empty string' })
+      : z
+          .string()
+          .min(1, 'expected a non-empty string')
+          .default(fallback)
+          .register(envInfo, { kind: 'string', accepts: 'a non-empty string' }),
 
   /** A secret: at least `minLength` characters, never echoed back in errors. */
   secret: (minLength = 16) =>
     z
       .string({ error: `expected a secret of at least ${minLength} characters` })
-      .min(minLength, `expected a secret of at least ${minLength} characters`),
+      .min(minLength, `expected a secret of at least ${minLength} characters`)
+      .register(envInfo, { kind: 'secret', accepts: `a secret of at least ${minLength} characters` }),
 
   integer: (fallback: number, range: { min?: number; max?: number } = {}) => {
     const min = range.min ?? Number.MIN_SAFE_INTEGER;
@@ -25,7 +47,8 @@ export const env = {
       .regex(/^-?\d+$/, expectation)
       .transform(Number)
       .pipe(z.number().int().min(min, expectation).max(max, expectation))
-      .default(fallback);
+      .default(fallback)
+      .register(envInfo, { kind: 'integer', accepts: `an integer from ${min} to ${max}` });
   },
 
   port: (fallback: number) =>
@@ -36,13 +59,15 @@ export const env = {
       .pipe(
         z.number().int().min(0, 'expected a TCP port (0-65535)').max(65535, 'expected a TCP port (0-65535)'),
       )
-      .default(fallback),
+      .default(fallback)
+      .register(envInfo, { kind: 'port', accepts: 'a TCP port, 0 to 65535' }),
 
   boolean: (fallback: boolean) =>
     z
       .enum(['true', 'false', '1', '0', 'yes', 'no'], { error: 'expected true or false' })
       .transform((v) => v === 'true' || v === '1' || v === 'yes')
-      .default(fallback),
+      .default(fallback)
+      .register(envInfo, { kind: 'boolean', accepts: 'true or false (or 1/0, yes/no)' }),
 
   /** A duration in milliseconds, written as `250`, `250ms`, `30s`, `5m` or `24h`. */
   duration: (fallback: string) =>
@@ -56,7 +81,11 @@ export const env = {
         }
         return ms;
       })
-      .default(parseDuration(fallback) ?? 0),
+      .default(parseDuration(fallback) ?? 0)
+      .register(envInfo, {
+        kind: 'duration',
+        accepts: 'a duration such as 500ms, 30s, 5m or 24h (a bare number is milliseconds)',
+      }),
 
   url: (protocols: readonly string[], fallback?: string) => {
     const expectation = `expected a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`;
@@ -67,18 +96,25 @@ export const env = {
         return false;
       }
     }, expectation);
-    return fallback === undefined ? schema : schema.default(fallback);
+    const info = { kind: 'url', accepts: expectation.replace('expected ', '') } as const;
+    return fallback === undefined
+      ? schema.register(envInfo, info)
+      : schema.default(fallback).register(envInfo, info);
   },
 
   enum: <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
-    z.enum(values, { error: `expected one of ${values.join(', ')}` }).default(fallback as never),
+    z
+      .enum(values, { error: `expected one of ${values.join(', ')}` })
+      .default(fallback as never)
+      .register(envInfo, { kind: 'enum', accepts: `one of ${values.join(', ')}` }),
 
   logLevel: () =>
     z
       .enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], {
         error: 'expected one of fatal, error, warn, info, debug, trace, silent',
       })
-      .default('info'),
+      .default('info')
+      .register(envInfo, { kind: 'enum', accepts: 'one of fatal, error, warn, info, debug, trace, silent' }),
 };
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };

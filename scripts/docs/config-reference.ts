@@ -1,0 +1,45 @@
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { buildConfigModel } from './config-model.js';
+import { renderConfigReference, renderEnvExample } from './render-config.js';
+
+/**
+ * `npm run docs:config`: writes docs/configuration.md and .env.example from the configuration schemas.
+ * `--check` writes nothing and exits 1 when either file differs from what it would write.
+ */
+export const root = fileURLToPath(new URL('../../', import.meta.url));
+
+export async function renderConfigFiles(): Promise<Record<string, string>> {
+  const variables = buildConfigModel(root);
+  return {
+    'docs/configuration.md': await renderConfigReference(variables),
+    '.env.example': renderEnvExample(variables),
+  };
+}
+
+async function main() {
+  const check = process.argv.includes('--check');
+  let stale = 0;
+  for (const [path, text] of Object.entries(await renderConfigFiles())) {
+    const file = join(root, path);
+    let current = '';
+    try {
+      current = readFileSync(file, 'utf8');
+    } catch {
+      // a missing file is simply out of date
+    }
+    if (current === text) continue;
+    if (check) {
+      console.error(`${path} is out of date: run npm run docs:config`);
+      stale++;
+    } else {
+      mkdirSync(dirname(file), { recursive: true });
+      writeFileSync(file, text);
+      console.log(`wrote ${path}`);
+    }
+  }
+  process.exitCode = stale > 0 ? 1 : 0;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await main();
