@@ -1,16 +1,40 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchemaOptions } from 'typebox';
+import { problemCodes } from './problem-types.js';
 
 /** Schemas for every request and response: they validate, serialise and document (OpenAPI) at once. */
 
+/** A string of one of these values: `enum`, which reads better than a union of literals in OpenAPI 3.0. */
+export const StringEnum = <const T extends readonly string[]>(values: T, options: TSchemaOptions = {}) =>
+  Type.Unsafe<T[number]>({ type: 'string', enum: [...values], ...options });
+
 export const ProblemSchema = Type.Object(
   {
-    type: Type.String(),
-    title: Type.String(),
-    status: Type.Integer(),
-    code: Type.String({ description: 'Stable machine-readable error code' }),
-    detail: Type.String(),
-    instance: Type.Optional(Type.String()),
-    errors: Type.Optional(Type.Array(Type.Object({ field: Type.String(), message: Type.String() }))),
+    type: Type.String({
+      format: 'uri-reference',
+      description:
+        "The problem type: a page describing the code (`/problems/{code}`), relative to the API's address",
+    }),
+    title: Type.String({
+      description: 'Summary of the problem type; the same for every occurrence of a code',
+    }),
+    status: Type.Integer({ minimum: 400, maximum: 599, description: 'The HTTP status code' }),
+    code: StringEnum(problemCodes, {
+      description: 'Stable machine-readable error code: branch on it, never on `title` or `detail`',
+    }),
+    detail: Type.String({ description: 'What went wrong this time' }),
+    instance: Type.Optional(Type.String({ format: 'uri-reference', description: 'The request path' })),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object({
+          field: Type.String({
+            description:
+              'Where and which: `query.state`, `path.event_id`, `header.idempotency-key`, `body.score`',
+          }),
+          message: Type.String({ description: 'What the field accepts, e.g. `must be one of open, closed`' }),
+        }),
+        { description: 'One entry per field at fault (VALIDATION_FAILED, INVALID_ARGUMENT)' },
+      ),
+    ),
   },
   { $id: 'Problem', description: 'RFC 9457 problem details' },
 );
@@ -20,8 +44,8 @@ export const EventSchema = Type.Object(
     id: Type.Integer(),
     title: Type.String(),
     deadline: Type.String({ format: 'date-time' }),
-    state: Type.Union([Type.Literal('OPEN'), Type.Literal('CLOSED'), Type.Literal('CANCELLED')]),
-    status: Type.Union([Type.Literal('PROCESSING'), Type.Literal('LOW_SCORE'), Type.Literal('HIGH_SCORE')], {
+    state: StringEnum(['OPEN', 'CLOSED', 'CANCELLED']),
+    status: StringEnum(['PROCESSING', 'LOW_SCORE', 'HIGH_SCORE'], {
       description:
         'Derived from the average: none yet → PROCESSING, average ≥ 3 → HIGH_SCORE, else LOW_SCORE',
     }),
@@ -42,22 +66,25 @@ export const EventSchema = Type.Object(
     }),
     version: Type.Integer({ description: 'Grows with every change of the event' }),
   },
-  { $id: 'Event' },
+  { $id: 'Event', description: 'An event with its score aggregates' },
 );
 
-export const EventListSchema = Type.Object({
-  events: Type.Array(Type.Ref('Event')),
-  next_cursor: Type.Union([Type.String(), Type.Null()], {
-    description: 'Pass as ?cursor= for the next page; null on the last',
-  }),
-});
+export const EventListSchema = Type.Object(
+  {
+    events: Type.Array(Type.Ref('Event')),
+    next_cursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as ?cursor= for the next page; null on the last',
+    }),
+  },
+  { description: 'A page of events' },
+);
 
 export const ScoreSchema = Type.Object(
   {
     id: Type.String({ format: 'uuid' }),
     event_id: Type.Integer(),
     score: Type.Integer({ minimum: 1, maximum: 5, description: 'The value last submitted' }),
-    status: Type.Union([Type.Literal('PENDING'), Type.Literal('CONFIRMED'), Type.Literal('REJECTED')], {
+    status: StringEnum(['PENDING', 'CONFIRMED', 'REJECTED'], {
       description:
         'PENDING until line-provider answers; CONFIRMED when the value in effect is known; REJECTED if none is',
     }),
@@ -72,13 +99,18 @@ export const ScoreSchema = Type.Object(
     created_at: Type.String({ format: 'date-time' }),
     updated_at: Type.String({ format: 'date-time' }),
   },
-  { $id: 'Score' },
+  { $id: 'Score', description: "A score and its saga's state" },
 );
 
-export const ScoreListSchema = Type.Object({
-  scores: Type.Array(Type.Ref('Score')),
-  next_cursor: Type.Union([Type.String(), Type.Null()]),
-});
+export const ScoreListSchema = Type.Object(
+  {
+    scores: Type.Array(Type.Ref('Score')),
+    next_cursor: Type.Union([Type.String(), Type.Null()], {
+      description: 'Pass as ?cursor= for the next page; null on the last',
+    }),
+  },
+  { description: 'A page of your scores, newest first' },
+);
 
 export const SubmitScoreBody = Type.Object(
   { score: Type.Integer({ minimum: 1, maximum: 5, description: 'Your rating, 1 to 5' }) },
@@ -94,12 +126,7 @@ export const ScoreIdParams = Type.Object({ score_id: Type.String({ format: 'uuid
 export const ListEventsQuery = Type.Object(
   {
     state: Type.Optional(
-      Type.Union(
-        [Type.Literal('open'), Type.Literal('closed'), Type.Literal('cancelled'), Type.Literal('all')],
-        {
-          default: 'open',
-        },
-      ),
+      StringEnum(['open', 'closed', 'cancelled', 'all'], { default: 'open', description: 'Which events' }),
     ),
     limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })),
     cursor: Type.Optional(Type.String({ maxLength: 200 })),
@@ -128,6 +155,14 @@ export const IdempotencyHeaders = Type.Object({
 export type EventBody = Static<typeof EventSchema>;
 export type ScoreBody = Static<typeof ScoreSchema>;
 
-/** Error responses every route documents. */
-export const problemResponses = (...statuses: number[]) =>
-  Object.fromEntries(statuses.map((s) => [s, Type.Ref('Problem')]));
+export const ProblemTypeSchema = Type.Object(
+  {
+    code: StringEnum(problemCodes),
+    type: Type.String({ format: 'uri-reference', description: 'Where this is served' }),
+    status: Type.Integer(),
+    title: Type.String(),
+    meaning: Type.String({ description: 'When it happens' }),
+    action: Type.String({ description: 'What the client should do' }),
+  },
+  { $id: 'ProblemType' },
+);

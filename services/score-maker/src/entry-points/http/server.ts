@@ -7,15 +7,16 @@ import type { Redis } from 'ioredis';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@scoreline/platform';
 import { authHook, type Authenticate } from './auth.js';
+import { openApiOptions } from './openapi.js';
 import { errorHandler, problem, sendProblem } from './problem.js';
+import { BODY_LIMIT_BYTES } from './problem-types.js';
 import { fallbackRateLimitStore } from './rate-limit-store.js';
 import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
+import { problemRoutes } from './routes/problems.js';
 import { scoreRoutes, type ScoreRoutesDeps } from './routes/scores.js';
-import { EventSchema, ProblemSchema, ScoreSchema } from './schemas.js';
+import { EventSchema, ProblemSchema, ProblemTypeSchema, ScoreSchema } from './schemas.js';
 import { validatorCompiler } from './validation.js';
-
-export const BODY_LIMIT_BYTES = 16 * 1024;
 
 export interface HttpServerDeps {
   logger: Logger;
@@ -42,8 +43,13 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     // Per-request log lines cost throughput; the metrics carry request counts and durations instead.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: BODY_LIMIT_BYTES,
-    return503OnClosing: true,
+    // Shutting down is answered below, as a problem like every other error.
+    return503OnClosing: false,
     requestIdHeader: 'x-request-id',
+    // Errors raised before routing (a path that is not valid percent-encoding) are problems too.
+    frameworkErrors: (error, request, reply) => {
+      void sendProblem(reply, problem('BAD_REQUEST', error.message, { instance: request.url }));
+    },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is 415, not a string that fails validation.
@@ -52,10 +58,22 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       reply,
-      problem(404, 'NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`),
+      problem('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`, {
+        instance: request.url,
+      }),
     ),
   );
-  for (const schema of [ProblemSchema, EventSchema, ScoreSchema]) app.addSchema(schema);
+  // From the moment shutdown begins, requests still arriving on kept-alive connections are turned away
+  // before any work, so that the client retries on another replica.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!deps.ops.closing()) return;
+    void reply.header('connection', 'close');
+    return sendProblem(
+      reply,
+      problem('UNAVAILABLE', 'this API instance is shutting down; retry', { instance: request.url }),
+    );
+  });
+  for (const schema of [ProblemSchema, ProblemTypeSchema, EventSchema, ScoreSchema]) app.addSchema(schema);
 
   const duration = new Histogram({
     name: 'http_request_duration_seconds',
@@ -75,30 +93,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     if (reply.statusCode === 202) scoresAccepted.inc();
   });
 
-  await app.register(swagger, {
-    openapi: {
-      openapi: '3.0.3',
-      info: {
-        title: 'Scoreline score-maker API',
-        version: '1.0.0',
-        description:
-          'Scores (1–5) for events. Scores are accepted at once (202) and confirmed by line-provider through a saga; ' +
-          'follow `GET /scores/{score_id}` from PENDING to CONFIRMED or REJECTED. Errors are RFC 9457 problem+json ' +
-          'with a stable `code`.',
-      },
-      components: {
-        securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
-      },
-      tags: [
-        { name: 'events', description: 'Events (from line-provider, cached)' },
-        { name: 'scores', description: 'Your scores' },
-      ],
-    },
-    refResolver: {
-      buildLocalReference: (json, _baseUri, _fragment, i) =>
-        typeof json.$id === 'string' ? json.$id : `def-${i}`,
-    },
-  });
+  await app.register(swagger, openApiOptions);
   await app.register(swaggerUi, { routePrefix: '/docs', uiConfig: { persistAuthorization: true } });
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
@@ -135,6 +130,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     }),
   );
   await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate }));
+  await app.register(problemRoutes);
   await app.register(opsRoutes({ ...deps.ops, registry: deps.registry }));
   return app;
 }

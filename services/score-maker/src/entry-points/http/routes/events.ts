@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { AppError } from '@scoreline/platform';
+import { Type } from 'typebox';
 import type { AuthHook } from '../auth.js';
+import { documentProblems } from '../openapi.js';
 import type { EventReads } from '../../../use-cases/event-reads.js';
 import type { SubmitScore } from '../../../use-cases/submit-score.js';
 import {
@@ -10,7 +12,6 @@ import {
   IdempotencyHeaders,
   ListEventsQuery,
   SubmitScoreBody,
-  problemResponses,
 } from '../schemas.js';
 import { decodeCursor, encodeCursor, eventBody, scoreBody } from '../views.js';
 
@@ -21,6 +22,21 @@ export interface EventRoutesDeps {
   scoreRateLimit: object;
 }
 
+const listErrors = documentProblems('VALIDATION_FAILED', 'INVALID_ARGUMENT', 'UNAVAILABLE');
+const getErrors = documentProblems('BAD_REQUEST', 'VALIDATION_FAILED', 'EVENT_NOT_FOUND', 'UNAVAILABLE');
+const submitErrors = documentProblems(
+  'BAD_REQUEST',
+  'MALFORMED_JSON',
+  'UNAUTHENTICATED',
+  'EVENT_NOT_FOUND',
+  'EVENT_CLOSED',
+  'SCORE_FINAL',
+  'BODY_TOO_LARGE',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'VALIDATION_FAILED',
+  'IDEMPOTENCY_KEY_REUSED',
+);
+
 const states = { open: 'OPEN', closed: 'CLOSED', cancelled: 'CANCELLED', all: undefined } as const;
 
 export const eventRoutes =
@@ -30,11 +46,14 @@ export const eventRoutes =
       '/events',
       {
         schema: {
+          operationId: 'listEvents',
           summary: 'List events',
           description: 'Open events by default; `state` filters, `cursor` pages. No token needed.',
           tags: ['events'],
+          security: [],
           querystring: ListEventsQuery,
-          response: { 200: EventListSchema, ...problemResponses(422, 503) },
+          response: { 200: EventListSchema, ...listErrors.response },
+          ...listErrors.extensions,
         },
       },
       async (request) => {
@@ -56,10 +75,13 @@ export const eventRoutes =
       '/events/:event_id',
       {
         schema: {
+          operationId: 'getEvent',
           summary: 'Get one event',
           tags: ['events'],
+          security: [],
           params: EventIdParams,
-          response: { 200: { $ref: 'Event' }, ...problemResponses(404, 422, 503) },
+          response: { 200: Type.Ref('Event'), ...getErrors.response },
+          ...getErrors.extensions,
         },
       },
       async (request) => eventBody(await deps.events.get(request.params.event_id)),
@@ -71,6 +93,7 @@ export const eventRoutes =
         onRequest: deps.authenticate,
         config: { rateLimit: deps.scoreRateLimit },
         schema: {
+          operationId: 'submitScore',
           summary: 'Score an event (1–5)',
           description:
             'Accepts the score and starts its saga: 202 with the score, PENDING until line-provider confirms it. ' +
@@ -82,9 +105,21 @@ export const eventRoutes =
           headers: IdempotencyHeaders,
           body: SubmitScoreBody,
           response: {
-            202: { $ref: 'Score' },
-            ...problemResponses(400, 401, 404, 409, 413, 415, 422, 429, 503),
+            202: {
+              description: 'Accepted: the score, PENDING until its saga settles',
+              headers: {
+                Location: {
+                  type: 'string',
+                  format: 'uri-reference',
+                  required: true,
+                  description: 'The score: /scores/{id}',
+                },
+              },
+              content: { 'application/json': { schema: Type.Ref('Score') } },
+            },
+            ...submitErrors.response,
           },
+          ...submitErrors.extensions,
         },
       },
       async (request, reply) => {

@@ -1,8 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
 import { AppError, type Database } from '@scoreline/platform';
 import type { ScoreRepository } from '../../../data-access/score-repository.js';
 import type { AuthHook } from '../auth.js';
-import { PageQuery, ScoreIdParams, ScoreListSchema, problemResponses } from '../schemas.js';
+import { documentProblems } from '../openapi.js';
+import { PageQuery, ScoreIdParams, ScoreListSchema } from '../schemas.js';
 import { decodeCursor, encodeCursor, scoreBody } from '../views.js';
 
 export interface ScoreRoutesDeps {
@@ -10,6 +12,9 @@ export interface ScoreRoutesDeps {
   scores: ScoreRepository;
   authenticate: AuthHook;
 }
+
+const getErrors = documentProblems('BAD_REQUEST', 'UNAUTHENTICATED', 'VALIDATION_FAILED', 'SCORE_NOT_FOUND');
+const listErrors = documentProblems('UNAUTHENTICATED', 'VALIDATION_FAILED', 'INVALID_ARGUMENT');
 
 export const scoreRoutes =
   (deps: ScoreRoutesDeps): FastifyPluginAsyncTypebox =>
@@ -19,12 +24,14 @@ export const scoreRoutes =
       {
         onRequest: deps.authenticate,
         schema: {
+          operationId: 'getScore',
           summary: "A score and its saga's state",
           description: "Only the score's owner sees it; for anyone else it does not exist (404).",
           tags: ['scores'],
           security: [{ bearerAuth: [] }],
           params: ScoreIdParams,
-          response: { 200: { $ref: 'Score' }, ...problemResponses(401, 404, 422) },
+          response: { 200: Type.Ref('Score'), ...getErrors.response },
+          ...getErrors.extensions,
         },
       },
       async (request) => {
@@ -42,11 +49,13 @@ export const scoreRoutes =
       {
         onRequest: deps.authenticate,
         schema: {
+          operationId: 'listMyScores',
           summary: 'My scores, newest first',
           tags: ['scores'],
           security: [{ bearerAuth: [] }],
           querystring: PageQuery,
-          response: { 200: ScoreListSchema, ...problemResponses(401, 422) },
+          response: { 200: ScoreListSchema, ...listErrors.response },
+          ...listErrors.extensions,
         },
       },
       async (request) => {
