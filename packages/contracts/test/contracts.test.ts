@@ -214,6 +214,8 @@ describe('generated code', () => {
         'CancelEvent',
         'ApplyScore',
         'RevertScore',
+        'ApplyScores',
+        'RevertScores',
       ].map((name) => `/scoreline.line_provider.v1.EventService/${name}`),
     );
     expect(paths(legacy.EventServiceService)).toEqual([

@@ -43,6 +43,30 @@ export function checkScoreInput(
   return undefined;
 }
 
+/** The most items one ApplyScores or RevertScores call may carry. */
+export const MAX_SCORE_BATCH = 1000;
+
+/**
+ * The first thing wrong with a batch: its size, or the first bad item, named as `items[i].field`.
+ * A batch is all or nothing, so one bad item refuses the whole call.
+ */
+export function checkScoreBatch(
+  items: readonly Partial<ApplyScoreInput>[],
+  fields: readonly (keyof ApplyScoreInput)[],
+): Violation | undefined {
+  if (items.length > MAX_SCORE_BATCH) {
+    return { field: 'items', message: `items must hold at most ${MAX_SCORE_BATCH} entries` };
+  }
+  for (const [i, item] of items.entries()) {
+    const violation = checkScoreInput(item, fields);
+    if (violation) {
+      const field = `items[${i}].${violation.field}`;
+      return { field, message: `${field}: ${violation.message}` };
+    }
+  }
+  return undefined;
+}
+
 export function isRate(value: unknown): value is Rate {
   return value === 1 || value === 2 || value === 3 || value === 4 || value === 5;
 }

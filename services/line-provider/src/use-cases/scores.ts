@@ -1,112 +1,70 @@
-import { AppError, type Database } from '@scoreline/platform';
+import { AppError, isAppError, type Database } from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
-import { checkScoreInput, type ApplyScoreInput } from '../domain/score-input.js';
-import { decideApply, decideRevert, type RejectReason, type RevertOutcome } from '../domain/score-ledger.js';
-import type { ScoreLedgerRepository } from '../data-access/score-ledger-repository.js';
+import { checkScoreBatch, checkScoreInput, type ApplyScoreInput } from '../domain/score-input.js';
+import type {
+  ApplyAnswer,
+  ApplyItem,
+  RevertAnswer,
+  ScoreLedgerRepository,
+} from '../data-access/score-ledger-repository.js';
 
-export interface ApplyScoreResult {
-  outcome: 'APPLIED' | 'REJECTED' | 'SUPERSEDED';
-  reason: RejectReason | null;
-  appliedVersion: number;
-  appliedRate: Rate | null;
-  eventVersion: number;
-}
+export type ApplyScoreResult = ApplyAnswer;
+export type RevertScoreResult = RevertAnswer;
+export type RevertScoreInput = Pick<ApplyScoreInput, 'scoreId' | 'version'>;
 
-export interface RevertScoreResult {
-  outcome: RevertOutcome;
-  appliedVersion: number;
-  appliedRate: Rate | null;
-  eventVersion: number;
-}
+const APPLY_FIELDS = ['scoreId', 'version', 'eventId', 'userId', 'rate'] as const;
+const REVERT_FIELDS = ['scoreId', 'version'] as const;
 
 function invalid(violation: { field: string; message: string }): AppError {
   return new AppError('INVALID_ARGUMENT', violation.message, { field: violation.field });
 }
 
-/** ApplyScore and RevertScore (DESIGN.md §3, T2): each one transaction, idempotent per (score id, version). */
+/** Names the item of a batch that the ledger refused (`items[i].score_id`), keeping the message. */
+function inBatch(error: unknown): unknown {
+  if (!isAppError(error, 'INVALID_ARGUMENT') || typeof error.details?.item !== 'number') return error;
+  const field = `items[${error.details.item}].${error.field ?? 'score_id'}`;
+  return new AppError('INVALID_ARGUMENT', `${field}: ${error.message}`, { field, cause: error });
+}
+
+/**
+ * ApplyScore and RevertScore (DESIGN.md §3, T2), one item or a batch: each call is one statement in
+ * PostgreSQL, so one transaction, idempotent per (score id, version). The single calls are batches
+ * of one; a bad item refuses the whole batch with INVALID_ARGUMENT naming it, and nothing changes.
+ */
 export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRepository }) {
   const { db, ledger } = deps;
 
   return {
     async applyScore(input: ApplyScoreInput): Promise<ApplyScoreResult> {
-      const violation = checkScoreInput(input, ['scoreId', 'version', 'eventId', 'userId', 'rate']);
+      const violation = checkScoreInput(input, APPLY_FIELDS);
       if (violation) throw invalid(violation);
-      const rate = input.rate as Rate;
-      return db.transaction(async (tx) => {
-        const locked = await ledger.lock(tx, input);
-        const { owner } = locked;
-        if (
-          (owner.eventId !== null && owner.eventId !== input.eventId) ||
-          (owner.userId !== null && owner.userId !== input.userId)
-        ) {
-          throw new AppError('INVALID_ARGUMENT', 'score_id already belongs to another event or user', {
-            field: 'score_id',
-          });
-        }
-        const current = {
-          appliedVersion: locked.ledger?.appliedVersion ?? 0,
-          appliedRate: locked.ledger?.appliedRate ?? null,
-          eventVersion: locked.eventVersion,
-        };
-        const decision = decideApply(input.version, locked.ledger, locked.record, locked.event);
-        switch (decision.kind) {
-          case 'answer':
-            return { outcome: decision.outcome, reason: decision.reason, ...current };
-          case 'reject':
-            await ledger.recordRejection(tx, { ...input, rate, reason: decision.reason });
-            return { outcome: 'REJECTED', reason: decision.reason, ...current };
-          case 'apply': {
-            const eventVersion = await ledger.apply(tx, { ...input, rate, fromRate: decision.fromRate });
-            if (eventVersion === undefined) {
-              // Closed between the read and the row lock: refuse, exactly as if we had seen it closed.
-              await ledger.recordRejection(tx, { ...input, rate, reason: 'EVENT_CLOSED' });
-              return { outcome: 'REJECTED', reason: 'EVENT_CLOSED', ...current };
-            }
-            return {
-              outcome: 'APPLIED',
-              reason: null,
-              appliedVersion: input.version,
-              appliedRate: rate,
-              eventVersion,
-            };
-          }
-        }
-      });
+      const [answer] = await ledger.applyScores(db, [{ ...input, rate: input.rate as Rate }]);
+      return answer!;
     },
 
-    async revertScore(input: Pick<ApplyScoreInput, 'scoreId' | 'version'>): Promise<RevertScoreResult> {
-      const violation = checkScoreInput(input, ['scoreId', 'version']);
+    async applyScores(items: readonly ApplyScoreInput[]): Promise<ApplyScoreResult[]> {
+      const violation = checkScoreBatch(items, APPLY_FIELDS);
       if (violation) throw invalid(violation);
-      return db.transaction(async (tx) => {
-        const locked = await ledger.lock(tx, { ...input, eventId: null, userId: null });
-        const current = {
-          appliedVersion: locked.ledger?.appliedVersion ?? 0,
-          appliedRate: locked.ledger?.appliedRate ?? null,
-          eventVersion: locked.eventVersion,
-        };
-        const decision = decideRevert(input.version, locked.ledger, locked.record);
-        switch (decision.kind) {
-          case 'answer':
-            return { outcome: decision.outcome, ...current };
-          case 'record':
-            await ledger.recordRevert(tx, { ...input, outcome: decision.outcome });
-            return { outcome: decision.outcome, ...current };
-          case 'revert': {
-            const eventVersion = await ledger.revert(tx, {
-              ...input,
-              eventId: locked.owner.eventId!,
-              fromRate: current.appliedRate!,
-              previous: locked.previous,
-            });
-            return {
-              outcome: 'REVERTED',
-              appliedVersion: locked.previous?.version ?? 0,
-              appliedRate: locked.previous?.rate ?? null,
-              eventVersion,
-            };
-          }
-        }
-      });
+      if (items.length === 0) return [];
+      try {
+        return await ledger.applyScores(db, items as readonly ApplyItem[]);
+      } catch (error) {
+        throw inBatch(error);
+      }
+    },
+
+    async revertScore(input: RevertScoreInput): Promise<RevertScoreResult> {
+      const violation = checkScoreInput(input, REVERT_FIELDS);
+      if (violation) throw invalid(violation);
+      const [answer] = await ledger.revertScores(db, [input]);
+      return answer!;
+    },
+
+    async revertScores(items: readonly RevertScoreInput[]): Promise<RevertScoreResult[]> {
+      const violation = checkScoreBatch(items, REVERT_FIELDS);
+      if (violation) throw invalid(violation);
+      if (items.length === 0) return [];
+      return ledger.revertScores(db, items);
     },
   };
 }

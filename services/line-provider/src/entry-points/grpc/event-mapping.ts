@@ -2,6 +2,7 @@ import { v1 } from '@scoreline/contracts';
 import { AppError } from '@scoreline/platform';
 import { average, deriveStatus, type Event, type EventState } from '../../domain/event.js';
 import type { RejectReason, RevertOutcome } from '../../domain/score-ledger.js';
+import type { ApplyScoreResult, RevertScoreResult } from '../../use-cases/scores.js';
 
 const stateToProto: Record<EventState, v1.EventState> = {
   OPEN: v1.EventState.EVENT_STATE_OPEN,
@@ -52,20 +53,39 @@ export function stateFromProto(state: v1.EventState): EventState | undefined {
   }
 }
 
-export const rejectReasonToProto: Record<RejectReason, v1.ScoreRejectReason> = {
+const rejectReasonToProto: Record<RejectReason, v1.ScoreRejectReason> = {
   EVENT_NOT_FOUND: v1.ScoreRejectReason.SCORE_REJECT_REASON_EVENT_NOT_FOUND,
   EVENT_CLOSED: v1.ScoreRejectReason.SCORE_REJECT_REASON_EVENT_CLOSED,
   REVERTED: v1.ScoreRejectReason.SCORE_REJECT_REASON_REVERTED,
 };
 
-export const applyOutcomeToProto = {
+const applyOutcomeToProto = {
   APPLIED: v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_APPLIED,
   REJECTED: v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_REJECTED,
   SUPERSEDED: v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_SUPERSEDED,
 } as const;
 
-export const revertOutcomeToProto: Record<RevertOutcome, v1.RevertScoreOutcome> = {
+const revertOutcomeToProto: Record<RevertOutcome, v1.RevertScoreOutcome> = {
   REVERTED: v1.RevertScoreOutcome.REVERT_SCORE_OUTCOME_REVERTED,
   TOMBSTONED: v1.RevertScoreOutcome.REVERT_SCORE_OUTCOME_TOMBSTONED,
   NOT_CURRENT: v1.RevertScoreOutcome.REVERT_SCORE_OUTCOME_NOT_CURRENT,
 };
+
+export function applyResultToProto(result: ApplyScoreResult): v1.ApplyScoreResponse {
+  return {
+    outcome: applyOutcomeToProto[result.outcome],
+    reason: result.reason ? rejectReasonToProto[result.reason] : 0,
+    appliedVersion: result.appliedVersion,
+    appliedRate: result.appliedRate ?? 0,
+    eventVersion: result.eventVersion,
+  };
+}
+
+export function revertResultToProto(result: RevertScoreResult): v1.RevertScoreResponse {
+  return {
+    outcome: revertOutcomeToProto[result.outcome],
+    appliedVersion: result.appliedVersion,
+    appliedRate: result.appliedRate ?? 0,
+    eventVersion: result.eventVersion,
+  };
+}

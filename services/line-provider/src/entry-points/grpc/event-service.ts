@@ -4,13 +4,7 @@ import type { Logger } from '@scoreline/platform';
 import type { EventUseCases } from '../../use-cases/events.js';
 import type { ScoreUseCases } from '../../use-cases/scores.js';
 import { requireRole, type Tokens } from './auth.js';
-import {
-  applyOutcomeToProto,
-  eventToProto,
-  rejectReasonToProto,
-  revertOutcomeToProto,
-  stateFromProto,
-} from './event-mapping.js';
+import { applyResultToProto, eventToProto, revertResultToProto, stateFromProto } from './event-mapping.js';
 import { unary } from './grpc-errors.js';
 
 /** scoreline.line_provider.v1.EventService: reads are open, admin and internal calls need their token. */
@@ -65,25 +59,22 @@ export function createEventService(deps: {
 
     applyScore: unary(logger, 'ApplyScore', async (req: v1.ApplyScoreRequest, metadata) => {
       requireRole(metadata, 'internal', tokens);
-      const result = await scores.applyScore(req);
-      return {
-        outcome: applyOutcomeToProto[result.outcome],
-        reason: result.reason ? rejectReasonToProto[result.reason] : 0,
-        appliedVersion: result.appliedVersion,
-        appliedRate: result.appliedRate ?? 0,
-        eventVersion: result.eventVersion,
-      };
+      return applyResultToProto(await scores.applyScore(req));
     }),
 
     revertScore: unary(logger, 'RevertScore', async (req: v1.RevertScoreRequest, metadata) => {
       requireRole(metadata, 'internal', tokens);
-      const result = await scores.revertScore(req);
-      return {
-        outcome: revertOutcomeToProto[result.outcome],
-        appliedVersion: result.appliedVersion,
-        appliedRate: result.appliedRate ?? 0,
-        eventVersion: result.eventVersion,
-      };
+      return revertResultToProto(await scores.revertScore(req));
+    }),
+
+    applyScores: unary(logger, 'ApplyScores', async (req: v1.ApplyScoresRequest, metadata) => {
+      requireRole(metadata, 'internal', tokens);
+      return { results: (await scores.applyScores(req.items)).map(applyResultToProto) };
+    }),
+
+    revertScores: unary(logger, 'RevertScores', async (req: v1.RevertScoresRequest, metadata) => {
+      requireRole(metadata, 'internal', tokens);
+      return { results: (await scores.revertScores(req.items)).map(revertResultToProto) };
     }),
   };
 }

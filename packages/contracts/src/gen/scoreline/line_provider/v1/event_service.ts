@@ -459,6 +459,31 @@ export interface RevertScoreResponse {
   appliedRate: number;
 }
 
+/** ApplyScoresRequest is a batch of ApplyScore requests. */
+export interface ApplyScoresRequest {
+  /**
+   * 0 to 1000 items (more -> INVALID_ARGUMENT naming `items`), each checked as ApplyScoreRequest is; the
+   * same score_id may appear several times, with the same event_id and user_id.
+   */
+  items: ApplyScoreRequest[];
+}
+
+/** ApplyScoresResponse holds one result per item, in the order of the items. */
+export interface ApplyScoresResponse {
+  results: ApplyScoreResponse[];
+}
+
+/** RevertScoresRequest is a batch of RevertScore requests. */
+export interface RevertScoresRequest {
+  /** 0 to 1000 items (more -> INVALID_ARGUMENT naming `items`), each checked as RevertScoreRequest is. */
+  items: RevertScoreRequest[];
+}
+
+/** RevertScoresResponse holds one result per item, in the order of the items. */
+export interface RevertScoresResponse {
+  results: RevertScoreResponse[];
+}
+
 function createBaseScoreAggregates(): ScoreAggregates {
   return { count: 0, sum: 0, average: 0, histogram: [] };
 }
@@ -2295,13 +2320,295 @@ export const RevertScoreResponse: MessageFns<RevertScoreResponse> = {
   },
 };
 
+function createBaseApplyScoresRequest(): ApplyScoresRequest {
+  return { items: [] };
+}
+
+export const ApplyScoresRequest: MessageFns<ApplyScoresRequest> = {
+  encode(message: ApplyScoresRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      ApplyScoreRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyScoresRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyScoresRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(ApplyScoreRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyScoresRequest {
+    return {
+      items: globalThis.Array.isArray(object?.items) ? object.items.map((e: any) => ApplyScoreRequest.fromJSON(e)) : [],
+    };
+  },
+
+  toJSON(message: ApplyScoresRequest): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => ApplyScoreRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyScoresRequest>, I>>(base?: I): ApplyScoresRequest {
+    return ApplyScoresRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyScoresRequest>, I>>(object: I): ApplyScoresRequest {
+    const message = createBaseApplyScoresRequest();
+    message.items = object.items?.map((e) => ApplyScoreRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseApplyScoresResponse(): ApplyScoresResponse {
+  return { results: [] };
+}
+
+export const ApplyScoresResponse: MessageFns<ApplyScoresResponse> = {
+  encode(message: ApplyScoresResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      ApplyScoreResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ApplyScoresResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseApplyScoresResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(ApplyScoreResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ApplyScoresResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => ApplyScoreResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: ApplyScoresResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => ApplyScoreResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ApplyScoresResponse>, I>>(base?: I): ApplyScoresResponse {
+    return ApplyScoresResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ApplyScoresResponse>, I>>(object: I): ApplyScoresResponse {
+    const message = createBaseApplyScoresResponse();
+    message.results = object.results?.map((e) => ApplyScoreResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevertScoresRequest(): RevertScoresRequest {
+  return { items: [] };
+}
+
+export const RevertScoresRequest: MessageFns<RevertScoresRequest> = {
+  encode(message: RevertScoresRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.items) {
+      RevertScoreRequest.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevertScoresRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevertScoresRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.items.push(RevertScoreRequest.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevertScoresRequest {
+    return {
+      items: globalThis.Array.isArray(object?.items)
+        ? object.items.map((e: any) => RevertScoreRequest.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RevertScoresRequest): unknown {
+    const obj: any = {};
+    if (message.items?.length) {
+      obj.items = message.items.map((e) => RevertScoreRequest.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevertScoresRequest>, I>>(base?: I): RevertScoresRequest {
+    return RevertScoresRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevertScoresRequest>, I>>(object: I): RevertScoresRequest {
+    const message = createBaseRevertScoresRequest();
+    message.items = object.items?.map((e) => RevertScoreRequest.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseRevertScoresResponse(): RevertScoresResponse {
+  return { results: [] };
+}
+
+export const RevertScoresResponse: MessageFns<RevertScoresResponse> = {
+  encode(message: RevertScoresResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.results) {
+      RevertScoreResponse.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): RevertScoresResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseRevertScoresResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.results.push(RevertScoreResponse.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): RevertScoresResponse {
+    return {
+      results: globalThis.Array.isArray(object?.results)
+        ? object.results.map((e: any) => RevertScoreResponse.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: RevertScoresResponse): unknown {
+    const obj: any = {};
+    if (message.results?.length) {
+      obj.results = message.results.map((e) => RevertScoreResponse.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<RevertScoresResponse>, I>>(base?: I): RevertScoresResponse {
+    return RevertScoresResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<RevertScoresResponse>, I>>(object: I): RevertScoresResponse {
+    const message = createBaseRevertScoresResponse();
+    message.results = object.results?.map((e) => RevertScoreResponse.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 /**
  * EventService is line-provider's API: it owns events and the score aggregates kept on each of them.
  *
  * Authorization: admin RPCs (CreateEvent, UpdateEvent, CloseEvent, CancelEvent) need the admin token and
- * internal RPCs (ApplyScore, RevertScore) the internal token, each sent as metadata
- * `authorization: Bearer <token>`. A missing or unknown token answers UNAUTHENTICATED. ListEvents and
- * GetEvent need no token.
+ * internal RPCs (ApplyScore, RevertScore, ApplyScores, RevertScores) the internal token, each sent as
+ * metadata `authorization: Bearer <token>`. A missing or unknown token answers UNAUTHENTICATED.
+ * ListEvents and GetEvent need no token.
  *
  * Validation: a request that breaks a rule documented on a field answers INVALID_ARGUMENT and changes
  * nothing. An `event_id` must be >= 1 (INVALID_ARGUMENT otherwise); an unknown one answers NOT_FOUND,
@@ -2414,6 +2721,41 @@ export const EventServiceService = {
     responseSerialize: (value: RevertScoreResponse): Buffer => Buffer.from(RevertScoreResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): RevertScoreResponse => RevertScoreResponse.decode(value),
   },
+  /**
+   * Applies many score versions in one call (internal): ApplyScore for each item, in one transaction.
+   *
+   * Each item gets exactly the answer ApplyScore would have given had the items been sent one by one in
+   * (score_id, version) order: a repeat of one (score_id, version) inside the batch answers like the
+   * first, several versions of one score are taken in version order, and the whole call is as
+   * idempotent as ApplyScore. Each event's aggregates move once per call, by the sum of its items'
+   * moves, so the event's version grows by one per call and every item's event_version is the one after
+   * the call. Results come in the order of the items. A malformed item, or more than 1000 items,
+   * answers INVALID_ARGUMENT naming the field (for example `items[3].rate`) and nothing is applied.
+   */
+  applyScores: {
+    path: "/scoreline.line_provider.v1.EventService/ApplyScores" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ApplyScoresRequest): Buffer => Buffer.from(ApplyScoresRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ApplyScoresRequest => ApplyScoresRequest.decode(value),
+    responseSerialize: (value: ApplyScoresResponse): Buffer => Buffer.from(ApplyScoresResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ApplyScoresResponse => ApplyScoresResponse.decode(value),
+  },
+  /**
+   * Reverts many score versions in one call (internal): RevertScore for each item, in one transaction,
+   * answered as if sent one by one in (score_id, version) order, as ApplyScores does. A malformed item,
+   * or more than 1000 items, answers INVALID_ARGUMENT naming the field and nothing is reverted.
+   */
+  revertScores: {
+    path: "/scoreline.line_provider.v1.EventService/RevertScores" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: RevertScoresRequest): Buffer => Buffer.from(RevertScoresRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): RevertScoresRequest => RevertScoresRequest.decode(value),
+    responseSerialize: (value: RevertScoresResponse): Buffer =>
+      Buffer.from(RevertScoresResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): RevertScoresResponse => RevertScoresResponse.decode(value),
+  },
 } as const;
 
 export interface EventServiceServer extends UntypedServiceImplementation {
@@ -2458,6 +2800,24 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * malformed requests answer INVALID_ARGUMENT.
    */
   revertScore: handleUnaryCall<RevertScoreRequest, RevertScoreResponse>;
+  /**
+   * Applies many score versions in one call (internal): ApplyScore for each item, in one transaction.
+   *
+   * Each item gets exactly the answer ApplyScore would have given had the items been sent one by one in
+   * (score_id, version) order: a repeat of one (score_id, version) inside the batch answers like the
+   * first, several versions of one score are taken in version order, and the whole call is as
+   * idempotent as ApplyScore. Each event's aggregates move once per call, by the sum of its items'
+   * moves, so the event's version grows by one per call and every item's event_version is the one after
+   * the call. Results come in the order of the items. A malformed item, or more than 1000 items,
+   * answers INVALID_ARGUMENT naming the field (for example `items[3].rate`) and nothing is applied.
+   */
+  applyScores: handleUnaryCall<ApplyScoresRequest, ApplyScoresResponse>;
+  /**
+   * Reverts many score versions in one call (internal): RevertScore for each item, in one transaction,
+   * answered as if sent one by one in (score_id, version) order, as ApplyScores does. A malformed item,
+   * or more than 1000 items, answers INVALID_ARGUMENT naming the field and nothing is reverted.
+   */
+  revertScores: handleUnaryCall<RevertScoresRequest, RevertScoresResponse>;
 }
 
 export interface EventServiceClient extends Client {
@@ -2613,6 +2973,52 @@ export interface EventServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: RevertScoreResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Applies many score versions in one call (internal): ApplyScore for each item, in one transaction.
+   *
+   * Each item gets exactly the answer ApplyScore would have given had the items been sent one by one in
+   * (score_id, version) order: a repeat of one (score_id, version) inside the batch answers like the
+   * first, several versions of one score are taken in version order, and the whole call is as
+   * idempotent as ApplyScore. Each event's aggregates move once per call, by the sum of its items'
+   * moves, so the event's version grows by one per call and every item's event_version is the one after
+   * the call. Results come in the order of the items. A malformed item, or more than 1000 items,
+   * answers INVALID_ARGUMENT naming the field (for example `items[3].rate`) and nothing is applied.
+   */
+  applyScores(
+    request: ApplyScoresRequest,
+    callback: (error: ServiceError | null, response: ApplyScoresResponse) => void,
+  ): ClientUnaryCall;
+  applyScores(
+    request: ApplyScoresRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ApplyScoresResponse) => void,
+  ): ClientUnaryCall;
+  applyScores(
+    request: ApplyScoresRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ApplyScoresResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Reverts many score versions in one call (internal): RevertScore for each item, in one transaction,
+   * answered as if sent one by one in (score_id, version) order, as ApplyScores does. A malformed item,
+   * or more than 1000 items, answers INVALID_ARGUMENT naming the field and nothing is reverted.
+   */
+  revertScores(
+    request: RevertScoresRequest,
+    callback: (error: ServiceError | null, response: RevertScoresResponse) => void,
+  ): ClientUnaryCall;
+  revertScores(
+    request: RevertScoresRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: RevertScoresResponse) => void,
+  ): ClientUnaryCall;
+  revertScores(
+    request: RevertScoresRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: RevertScoresResponse) => void,
   ): ClientUnaryCall;
 }
 
