@@ -42,11 +42,18 @@ export interface Harness {
   dispose(): Promise<void>;
 }
 
-/** A real line-provider on a free port over a fresh test database; a grpc-js client pointed at it. */
-export async function startHarness(overrides: Record<string, string> = {}): Promise<Harness> {
+/**
+ * A real line-provider on a free port over a fresh test database; a grpc-js client pointed at it.
+ * `wrapDb` puts something between the service and its database (to watch what it sends).
+ */
+export async function startHarness(
+  overrides: Record<string, string> = {},
+  options: { wrapDb?: (db: Database) => Database } = {},
+): Promise<Harness> {
   const tdb = await createTestDatabase(lineProviderMigrations);
   const broker = createMemoryBroker();
-  const app = await buildLineProvider(testConfig(overrides), { logger: silentLogger(), db: tdb.db, broker });
+  const db = options.wrapDb ? options.wrapDb(tdb.db) : tdb.db;
+  const app = await buildLineProvider(testConfig(overrides), { logger: silentLogger(), db, broker });
   const { port } = await app.start();
   const client = new v1.EventServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
   const call = <Req, Res>(method: string, request: Req, token?: string) =>

@@ -3,7 +3,9 @@ import type { Rate } from './event.js';
 /**
  * The saga's receiving end (DESIGN.md §3, T2). For each score id line-provider keeps the version in
  * effect, its rate, and the highest version it has seen in any form; for each (score id, version) the
- * answers it gave. These functions decide what a call does; data-access carries it out.
+ * answers it gave. These functions are the rules for one item; data-access carries them out for many
+ * items at once, in SQL (migrations/0003_score_batches.sql), and test/score-batches-model.test.ts
+ * checks that SQL against these functions applied one item at a time.
  */
 
 export interface LedgerState {
