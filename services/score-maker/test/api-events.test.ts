@@ -62,6 +62,28 @@ describe('GET /events', () => {
       expect(res.json().code, url).toMatch(/VALIDATION_FAILED|INVALID_ARGUMENT/);
     }
   });
+
+  it('when the state is unknown, then one error names the field and the values it accepts', async () => {
+    const res = await get('/events?state=foo');
+    expect(res.statusCode).toBe(422);
+    expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
+    const message = 'must be one of open, closed, cancelled, all (got "foo")';
+    expect(res.json()).toMatchObject({
+      code: 'VALIDATION_FAILED',
+      detail: `query.state: ${message}`,
+      errors: [{ field: 'query.state', message }],
+    });
+  });
+
+  it('when several query parameters are wrong, then one entry per field, each saying what it accepts', async () => {
+    const res = await get('/events?state=OPEN&limit=abc&limit=0&page=2');
+    expect(res.statusCode).toBe(422);
+    expect(res.json().errors).toEqual([
+      { field: 'query.page', message: 'is not allowed; allowed: state, limit, cursor' },
+      { field: 'query.state', message: 'must be one of open, closed, cancelled, all (got "OPEN")' },
+      { field: 'query.limit', message: expect.stringMatching(/^must be an integer from 1 to 100/) },
+    ]);
+  });
 });
 
 describe('GET /events/{event_id} and the cache', () => {

@@ -110,8 +110,38 @@ describe('POST /events/{event_id}/score', () => {
     const res = await post('erin', body);
     expect(res.statusCode).toBe(422);
     expect(res.json()).toMatchObject({ status: 422, code: 'VALIDATION_FAILED' });
-    expect(res.json().errors.length).toBeGreaterThan(0);
+    // One entry per field at fault: the body, or its score, or the extra field and not the score.
+    const fields = res.json().errors.map((e: { field: string }) => e.field);
+    expect(fields).toHaveLength(1);
+    expect(fields[0]).toMatch(/^body(\.score|\.user)?$/);
     expect([await count(h.db, 'scores'), await count(h.db, 'outbox')]).toEqual(before);
+  });
+
+  it.each([
+    ['a string', { score: '3' }, 'body.score', 'must be an integer from 1 to 5 (got "3")'],
+    ['a float', { score: 3.5 }, 'body.score', 'must be an integer from 1 to 5 (got 3.5)'],
+    ['no score', {}, 'body.score', 'is required: an integer from 1 to 5'],
+    ['an extra field', { score: 3, user: 'x' }, 'body.user', 'is not allowed; allowed: score'],
+    ['an array', [4], 'body', 'must be a JSON object with score (got [4])'],
+  ])('when the body has %s, then the error names %s and what it accepts', async (_, body, field, message) => {
+    const res = await post('erin', body);
+    expect(res.json().errors).toEqual([{ field, message }]);
+    expect(res.json().detail).toBe(`${field}: ${message}`);
+  });
+
+  it('when the path and a header are wrong, then each names its field and what it accepts', async () => {
+    const path = await post('erin', { score: 3 }, { event: 'abc' });
+    expect(path.json().errors).toEqual([
+      {
+        field: 'path.event_id',
+        message: expect.stringMatching(/^must be an integer from 1 to \d+ \(got "abc"\)$/),
+      },
+    ]);
+    const header = await post('erin', { score: 3 }, { headers: { 'idempotency-key': 'k'.repeat(201) } });
+    expect(header.statusCode).toBe(422);
+    expect(header.json().errors).toEqual([
+      { field: 'header.idempotency-key', message: 'must be a string of 1 to 200 characters' },
+    ]);
   });
 
   it.each([

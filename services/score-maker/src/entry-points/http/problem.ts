@@ -24,6 +24,14 @@ export function problem(
   return { type: problemTypeUri(code), title, status, code, detail, ...extra };
 }
 
+/**
+ * The request's path and query as `instance`, made a valid URI reference: what the client sent may hold
+ * a stray `%` or characters a URI does not allow, and those are percent-encoded.
+ */
+export function instanceOf(request: FastifyRequest): string {
+  return request.url.replace(/%(?![0-9A-Fa-f]{2})|[^\w\-.~:/?#@!$&'()*+,;=%]/g, (c) => encodeURIComponent(c));
+}
+
 export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
   if (p.status === 429 || p.status === 503) {
     // Both tell the client to come back later; the rate limiter sets its own, longer, value.
@@ -55,7 +63,7 @@ const byStatus: Partial<Record<number, ProblemCode>> = {
  */
 export function errorHandler(logger: Logger) {
   return (error: FastifyError, request: FastifyRequest, reply: FastifyReply) => {
-    const instance = request.url;
+    const instance = instanceOf(request);
     if (error.validation) {
       const errors = validationProblems(error.validation, error.validationContext);
       const detail = errors.map((e) => `${e.field}: ${e.message}`).join('; ');

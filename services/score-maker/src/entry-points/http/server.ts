@@ -8,7 +8,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@scoreline/platform';
 import { authHook, type Authenticate } from './auth.js';
 import { openApiOptions } from './openapi.js';
-import { errorHandler, problem, sendProblem } from './problem.js';
+import { errorHandler, instanceOf, problem, sendProblem } from './problem.js';
 import { BODY_LIMIT_BYTES } from './problem-types.js';
 import { fallbackRateLimitStore } from './rate-limit-store.js';
 import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
@@ -48,7 +48,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     requestIdHeader: 'x-request-id',
     // Errors raised before routing (a path that is not valid percent-encoding) are problems too.
     frameworkErrors: (error, request, reply) => {
-      void sendProblem(reply, problem('BAD_REQUEST', error.message, { instance: request.url }));
+      void sendProblem(reply, problem('BAD_REQUEST', error.message, { instance: instanceOf(request) }));
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
@@ -59,7 +59,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     sendProblem(
       reply,
       problem('NOT_FOUND', `no route for ${request.method} ${request.url.split('?')[0]}`, {
-        instance: request.url,
+        instance: instanceOf(request),
       }),
     ),
   );
@@ -70,7 +70,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     void reply.header('connection', 'close');
     return sendProblem(
       reply,
-      problem('UNAVAILABLE', 'this API instance is shutting down; retry', { instance: request.url }),
+      problem('UNAVAILABLE', 'this API instance is shutting down; retry', { instance: instanceOf(request) }),
     );
   });
   for (const schema of [ProblemSchema, ProblemTypeSchema, EventSchema, ScoreSchema]) app.addSchema(schema);
