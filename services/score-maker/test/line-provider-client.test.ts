@@ -142,6 +142,51 @@ describe('line-provider client', () => {
     });
   });
 
+  it('when scores are applied and reverted in batches, then each item gets its own result, in order', async () => {
+    const [open, closed] = [await createEvent(h), await createEvent(h)];
+    await h.call('closeEvent', { eventId: closed.id }, 'admin');
+    const [a, b] = [randomUUID(), randomUUID()];
+    const applied = await client.applyScores([
+      { scoreId: a, version: 2, eventId: open.id, userId: 'user-a', rate: 5 },
+      { scoreId: randomUUID(), version: 1, eventId: closed.id, userId: 'user-c', rate: 3 },
+      { scoreId: a, version: 1, eventId: open.id, userId: 'user-a', rate: 1 },
+      { scoreId: b, version: 1, eventId: open.id, userId: 'user-b', rate: 2 },
+    ]);
+    const eventVersion = (await client.getEvent(open.id))!.version;
+    expect(eventVersion).toBe(open.version + 1); // one move for the whole batch
+    expect(applied).toEqual([
+      { outcome: 'APPLIED', reason: null, appliedVersion: 2, appliedRate: 5, eventVersion },
+      { outcome: 'REJECTED', reason: 'EVENT_CLOSED', appliedVersion: 0, appliedRate: null, eventVersion: 2 },
+      // Version 1 of `a` comes first in version order: applied, then replaced by version 2.
+      { outcome: 'APPLIED', reason: null, appliedVersion: 1, appliedRate: 1, eventVersion },
+      { outcome: 'APPLIED', reason: null, appliedVersion: 1, appliedRate: 2, eventVersion },
+    ]);
+    expect((await client.getEvent(open.id))?.scores).toMatchObject({ count: 2, sum: 7 });
+
+    const reverted = await client.revertScores([
+      { scoreId: a, version: 2 },
+      { scoreId: b, version: 7 },
+    ]);
+    expect(reverted).toEqual([
+      { outcome: 'REVERTED', appliedVersion: 1, appliedRate: 1, eventVersion: eventVersion + 1 },
+      { outcome: 'TOMBSTONED', appliedVersion: 1, appliedRate: 2, eventVersion: eventVersion + 1 },
+    ]);
+    expect((await client.getEvent(open.id))?.scores).toMatchObject({ count: 2, sum: 3 });
+    expect(await client.applyScores([])).toEqual([]);
+  });
+
+  it('when a batch item is malformed, then the batch fails INVALID_ARGUMENT naming it and nothing moves', async () => {
+    const event = await createEvent(h);
+    const item = { scoreId: randomUUID(), version: 1, eventId: event.id, userId: 'user-1', rate: 3 };
+    const refused = await appError(client.applyScores([item, { ...item, scoreId: randomUUID(), rate: 9 }]));
+    expect(refused.code).toBe('INVALID_ARGUMENT'); // line-provider's answer
+    expect(refused.message).toContain('items[1].rate');
+    expect(refused.details).toMatchObject({ method: 'ApplyScores', grpcCode: 'INVALID_ARGUMENT' });
+    const unsent = await appError(client.revertScores([{ scoreId: item.scoreId, version: 1.5 }]));
+    expect(unsent).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'items[0].version' }); // refused before sending
+    expect((await client.getEvent(event.id))?.version).toBe(1);
+  });
+
   it('when line-provider is healthy, then ping resolves', async () => {
     await expect(client.ping()).resolves.toBeUndefined();
   });
@@ -158,6 +203,11 @@ describe('line-provider client', () => {
       expect(error.message).toMatch(/internal token/);
       expect(error.details).toMatchObject({ method: 'RevertScore', grpcCode: 'UNAUTHENTICATED' });
       expect(error.cause).toBeDefined();
+      const batch = await appError(
+        wrong.applyScores([{ scoreId: randomUUID(), version: 1, eventId: 1, userId: 'u', rate: 3 }]),
+      );
+      expect(batch.code).toBe('INTERNAL');
+      expect(batch.details).toMatchObject({ method: 'ApplyScores', grpcCode: 'UNAUTHENTICATED' });
       // Reads need no token.
       expect(await wrong.getEvent(987_654)).toBeNull();
     } finally {
@@ -185,6 +235,8 @@ describe('line-provider client, line-provider unreachable', () => {
         client.applyScore({ scoreId: randomUUID(), version: 1, eventId: 1, userId: 'u', rate: 3 }),
       );
       expect(applyError.code).toBe('UNAVAILABLE');
+      const batchError = await appError(client.revertScores([{ scoreId: randomUUID(), version: 1 }]));
+      expect(batchError).toMatchObject({ code: 'UNAVAILABLE', details: { method: 'RevertScores' } });
       expect(Date.now() - started).toBeLessThan(3 * 1000);
     } finally {
       client.close();

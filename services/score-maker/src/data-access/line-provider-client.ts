@@ -4,15 +4,17 @@ import { AppError, type Logger } from '@scoreline/platform';
 import type { EventState, EventView } from '../domain/event-view.js';
 import {
   applyResultFromProto,
+  applyResultsFromProto,
   eventFromProto,
   revertResultFromProto,
+  revertResultsFromProto,
   stateToProto,
 } from './line-provider-mapping.js';
 
 export interface LineProviderClientOptions {
   /** host:port of line-provider's gRPC server. */
   address: string;
-  /** Sent as `authorization: Bearer …` on ApplyScore and RevertScore. */
+  /** Sent as `authorization: Bearer …` on ApplyScore(s) and RevertScore(s). */
   internalToken: string;
   logger: Logger;
   /** Deadline of every call. Default 2000. */
@@ -36,6 +38,22 @@ export interface RevertScoreResult {
   eventVersion: number;
 }
 
+export interface ApplyScoreItem {
+  scoreId: string;
+  version: number;
+  eventId: number;
+  userId: string;
+  rate: number;
+}
+
+export interface RevertScoreItem {
+  scoreId: string;
+  version: number;
+}
+
+/** The most items line-provider takes in one ApplyScores or RevertScores call. */
+export const MAX_SCORE_BATCH = 1000;
+
 export interface LineProviderClient {
   /** The event, or null when line-provider does not know it. */
   getEvent(id: number): Promise<EventView | null>;
@@ -44,14 +62,16 @@ export interface LineProviderClient {
     pageSize?: number;
     pageToken?: string;
   }): Promise<{ events: EventView[]; nextPageToken: string }>;
-  applyScore(req: {
-    scoreId: string;
-    version: number;
-    eventId: number;
-    userId: string;
-    rate: number;
-  }): Promise<ApplyScoreResult>;
+  applyScore(req: ApplyScoreItem): Promise<ApplyScoreResult>;
   revertScore(req: { scoreId: string; version: number }): Promise<RevertScoreResult>;
+  /**
+   * ApplyScore for many items in one call and one line-provider transaction: one result per item, in
+   * order, each what ApplyScore would have answered (see ApplyScores in the proto). At most
+   * {@link MAX_SCORE_BATCH} items; one malformed item refuses the whole call (INVALID_ARGUMENT).
+   */
+  applyScores(items: readonly ApplyScoreItem[]): Promise<ApplyScoreResult[]>;
+  /** RevertScore for many items in one call, as {@link LineProviderClient.applyScores}. */
+  revertScores(items: readonly RevertScoreItem[]): Promise<RevertScoreResult[]>;
   /** Resolves when grpc.health.v1.Health/Check of "" answers SERVING; throws otherwise. */
   ping(): Promise<void>;
   close(): void;
@@ -153,6 +173,27 @@ export function createLineProviderClient(options: LineProviderClientOptions): Li
         events.revertScore(request, m, o, done),
       );
       return revertResultFromProto(res);
+    },
+
+    async applyScores(items) {
+      items.forEach((item, i) => {
+        checkId(`items[${i}].version`, item.version);
+        checkId(`items[${i}].eventId`, item.eventId);
+      });
+      const request = v1.ApplyScoresRequest.fromPartial({ items: [...items] });
+      const res = await call<v1.ApplyScoresResponse>('ApplyScores', true, (m, o, done) =>
+        events.applyScores(request, m, o, done),
+      );
+      return applyResultsFromProto(res, items.length);
+    },
+
+    async revertScores(items) {
+      items.forEach((item, i) => checkId(`items[${i}].version`, item.version));
+      const request = v1.RevertScoresRequest.fromPartial({ items: [...items] });
+      const res = await call<v1.RevertScoresResponse>('RevertScores', true, (m, o, done) =>
+        events.revertScores(request, m, o, done),
+      );
+      return revertResultsFromProto(res, items.length);
     },
 
     async ping() {

@@ -96,3 +96,22 @@ export function revertResultFromProto(res: v1.RevertScoreResponse): RevertScoreR
     eventVersion: res.eventVersion,
   };
 }
+
+/** One result per item, or line-provider broke the contract: the saga must not pair answers wrongly. */
+function oneEach<T>(results: T[], count: number, method: string): T[] {
+  if (results.length !== count) {
+    throw new AppError(
+      'INTERNAL',
+      `line-provider answered ${method} with ${results.length} results for ${count} items`,
+    );
+  }
+  return results;
+}
+
+export function applyResultsFromProto(res: v1.ApplyScoresResponse, count: number): ApplyScoreResult[] {
+  return oneEach(res.results, count, 'ApplyScores').map(applyResultFromProto);
+}
+
+export function revertResultsFromProto(res: v1.RevertScoresResponse, count: number): RevertScoreResult[] {
+  return oneEach(res.results, count, 'RevertScores').map(revertResultFromProto);
+}
