@@ -23,7 +23,7 @@ describe.skipIf(skip)(
 
     beforeAll(async () => {
       server = await startPrivatePostgres();
-      db = createPostgresDatabase({ url: server.url, logger: silentLogger(), maxConnections: 4 });
+      db = createPostgresDatabase({ url: server.url, logger: silentLogger(), maxConnections: 8 });
       process.on('uncaughtException', onUncaught);
     });
     afterAll(async () => {
@@ -76,6 +76,41 @@ describe.skipIf(skip)(
         what: 'transactions to work again',
         timeoutMs: 20_000,
       });
+      expect(uncaught).toEqual([]);
+    });
+
+    it('when the server stops and restarts under many concurrent queries and transactions, then no connection error goes unhandled', async () => {
+      let running = true;
+      const loops = Array.from({ length: 24 }, async (_, i) => {
+        while (running) {
+          try {
+            if (i % 3 === 0) await db.query('SELECT pg_sleep(0.005)');
+            else if (i % 3 === 1) {
+              await db.transaction(async (tx) => {
+                await tx.query('SELECT 1');
+                await new Promise((resolve) => setTimeout(resolve, 2));
+                await tx.query('SELECT 2');
+              });
+            } else await db.ping();
+          } catch (error) {
+            expect(isAppError(error, 'UNAVAILABLE'), String(error)).toBe(true);
+            await new Promise((resolve) => setTimeout(resolve, 20));
+          }
+        }
+      });
+      try {
+        for (let round = 0; round < 3; round++) {
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          await server.stop();
+          await new Promise((resolve) => setTimeout(resolve, 300));
+          await server.start();
+          await new Promise((resolve) => setTimeout(resolve, 500));
+          await server.restart();
+        }
+      } finally {
+        running = false;
+        await Promise.all(loops);
+      }
       expect(uncaught).toEqual([]);
     });
 

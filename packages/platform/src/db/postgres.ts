@@ -91,6 +91,14 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   // An idle client whose server connection drops emits here; without a handler it would crash the
   // process. The pool replaces it on next use.
   pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+  // A client has moments with no 'error' listener at all: pg-pool takes its idle listener off when it
+  // hands the client out, before the new holder can add one. When the server shuts down, one socket
+  // read can carry a query's last reply (which releases the client and hands it to the next waiter at
+  // once) and the FATAL notice right behind it, emitted in that gap. So every client gets a listener of
+  // its own for life; a client that failed is not queryable, and pg-pool discards it on release.
+  pool.on('connect', (client) => {
+    client.on('error', (error) => logger.debug({ err: error }, 'PostgreSQL connection failed'));
+  });
   const listeners = new Set<ListenerConnection>();
 
   const query = async <R = Row>(text: string, params?: readonly unknown[]) => {
@@ -114,10 +122,9 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       const client = await pool.connect().catch((error: unknown) => {
         throw unavailable(error);
       });
-      // pg-pool takes its own 'error' listener off a client while it is checked out, and an 'error'
-      // event with no listener ends the process: a server restart or a terminated backend during a
-      // transaction would crash us. Note the failure instead; the pending query rejects on its own, and
-      // the client is discarded on release rather than returned to the pool.
+      // Note a connection failure while we hold the client (a server restart, a terminated backend):
+      // the pending query rejects on its own, and the client is discarded on release rather than
+      // returned to the pool.
       let broken: Error | undefined;
       const onError = (error: Error) => {
         broken ??= error;
