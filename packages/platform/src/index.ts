@@ -4,7 +4,7 @@ export { env, envInfo, parseDuration, type EnvInfo } from './config/env.js';
 export { createLogger, silentLogger, type Logger, type LoggerSettings } from './logger.js';
 export * from './db/database.js';
 export { createPostgresDatabase, type PostgresOptions } from './db/postgres.js';
-export { createPgliteDatabase, type PgliteOptions } from './db/pglite.js';
+export { createPgliteDatabase, openPglite, type PgliteInstance, type PgliteOptions } from './db/pglite.js';
 export { openDatabase, type DatabaseSettings } from './db/open-database.js';
 export { migrate, loadMigrations, migrationsChecksum, type Migration } from './db/migrate.js';
 export * from './broker/broker.js';

@@ -1,12 +1,13 @@
 import type { Logger } from 'pino';
 import type { Database } from './database.js';
-import { createPgliteDatabase } from './pglite.js';
+import { createPgliteDatabase, openPglite } from './pglite.js';
 import { createPostgresDatabase } from './postgres.js';
 
 export interface DatabaseSettings {
   /**
    * `postgres://…` for a server, `pglite://<folder>` for an embedded database kept in a folder,
-   * `pglite://memory` for one that lives only as long as the process.
+   * `pglite://memory` for one that lives only as long as the process. `?schema=<name>` after a
+   * pglite URL confines the handle to that schema (see `openPglite`).
    */
   url: string;
   logger: Logger;
@@ -17,8 +18,12 @@ export interface DatabaseSettings {
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
   const url = settings.url;
   if (url.startsWith('pglite:')) {
-    const location = url.slice('pglite:'.length).replace(/^\/\//, '');
-    return createPgliteDatabase(location === 'memory' || location === '' ? {} : { dataDir: location });
+    const [path = '', query = ''] = url.slice('pglite:'.length).replace(/^\/\//, '').split('?');
+    const options = path === 'memory' || path === '' ? {} : { dataDir: path };
+    const schema = new URLSearchParams(query).get('schema');
+    if (!schema) return createPgliteDatabase(options);
+    // The handle owns its instance: closing it closes the instance.
+    return (await openPglite(options)).database(schema);
   }
   return createPostgresDatabase({
     url,
