@@ -37,6 +37,8 @@ export interface ApiHarness {
   cache: EventsCache;
   tdb: TestDatabase;
   auth(user: string): Promise<{ authorization: string }>;
+  /** Another API replica on the same database, Redis and line-provider (stopped by dispose()). */
+  replica(): Promise<ScoreMakerApi>;
   dispose(): Promise<void>;
 }
 
@@ -72,6 +74,8 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiHar
   });
   const api = await buildScoreMakerApi(config, { logger, db: tdb.db, cache, lineProvider });
   await api.http.ready();
+  const replicas: ScoreMakerApi[] = [];
+  const replicaCaches: EventsCache[] = [];
   return {
     lp,
     api,
@@ -79,7 +83,20 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiHar
     cache,
     tdb,
     auth: async (user) => ({ authorization: `Bearer ${await tokenFor(user)}` }),
+    async replica() {
+      // Its own events cache connection, as a separate process would have.
+      const own = redis
+        ? createRedisEventsCache({ url: redis.url, prefix: redis.prefix, logger })
+        : createMemoryEventsCache({ logger });
+      replicaCaches.push(own);
+      const replica = await buildScoreMakerApi(config, { logger, db: tdb.db, cache: own, lineProvider });
+      await replica.http.ready();
+      replicas.push(replica);
+      return replica;
+    },
     async dispose() {
+      for (const replica of replicas) await replica.stop();
+      for (const own of replicaCaches) await own.close();
       await api.stop();
       await cache.close();
       lineProvider.close();

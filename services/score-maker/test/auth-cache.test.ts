@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { describe, expect, it } from 'vitest';
 import { isAppError } from '@scoreline/platform';
@@ -85,4 +86,25 @@ describe('verified-token cache', () => {
     expect(await auth(bearer(tokens[0]!))).toBe('user-0');
     expect(auth.stats().hits).toBe(before + 1);
   });
+
+  it('when 100,000 distinct tokens arrive, then the cache stays within its default bound', async () => {
+    const auth = createAuthenticator({ secret: SECRET });
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    // Signed here with node:crypto (jose's async signing would take most of the test's time).
+    const header = Buffer.from(JSON.stringify({ alg: 'HS256' })).toString('base64url');
+    const signFast = (sub: string) => {
+      const unsigned = `${header}.${Buffer.from(JSON.stringify({ sub, exp })).toString('base64url')}`;
+      return `${unsigned}.${createHmac('sha256', SECRET).update(unsigned).digest('base64url')}`;
+    };
+    let largest = 0;
+    // A thousand at a time, so the test holds few tokens in memory at once.
+    for (let start = 0; start < 100_000; start += 1000) {
+      const tokens = Array.from({ length: 1000 }, (_, i) => signFast(`user-${start + i}`));
+      const subjects = await Promise.all(tokens.map((token) => auth(bearer(token))));
+      expect(subjects[999]).toBe(`user-${start + 999}`);
+      largest = Math.max(largest, auth.stats().size);
+    }
+    expect(largest).toBe(10_000);
+    expect(auth.stats()).toMatchObject({ size: 10_000, misses: 100_000, hits: 0 });
+  }, 120_000);
 });

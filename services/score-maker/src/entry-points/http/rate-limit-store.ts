@@ -1,24 +1,9 @@
 import type { FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import type { Logger } from '@scoreline/platform';
-
-/*
- * Fixed-window counter: the first request of a window sets its expiry. A key left without one (it can
- * happen if PEXPIRE never ran) gets it again rather than living forever.
- */
-const INCR_SCRIPT = `
-local current = redis.call('INCR', KEYS[1])
-local ttl = redis.call('PTTL', KEYS[1])
-if current == 1 or ttl < 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[1])
-  ttl = tonumber(ARGV[1])
-end
-return {current, ttl}`;
+import { createSyncedCounters } from './rate-limit-sync.js';
 
 type IncrCallback = (error: Error | null, result?: { current: number; ttl: number }) => void;
-type WithScript = Redis & {
-  scorelineRateLimit(key: string, windowMs: number): Promise<[number, number]>;
-};
 
 /** Per-replica fixed windows, bounded in size: what limits requests while Redis cannot be reached. */
 class LocalWindows {
@@ -48,21 +33,23 @@ export interface RateLimitStoreOptions {
   /** Key prefix in Redis, e.g. `scoreline:rate-limit:`. */
   namespace: string;
   logger: Logger;
-  /** Keys the in-memory fallback keeps at most (per route). */
+  /** Keys the in-memory fallback keeps at most (per route), and the synced counters in all. */
   localKeys?: number;
+  /** How often admissions are added to Redis. Default 100 ms. */
+  syncMs?: number;
+  /** Share of a limit one replica may admit between syncs. Default 0.05 (see rate-limit-sync.ts). */
+  blockShare?: number;
 }
 
 /**
- * A rate-limit store that counts in Redis, so limits hold across API replicas, and falls back to
- * per-replica in-memory windows while Redis is unreachable: Redis is a cache and a queue here, never the
+ * A rate-limit store that counts in Redis, so limits hold across API replicas (in batches, within the
+ * tolerance createSyncedCounters states: limit + replicas × block), and falls back to per-replica
+ * in-memory windows while Redis is unreachable: Redis is a cache and a queue here, never the
  * source of truth, so its loss must not turn score submissions into errors. While degraded, a user may
  * get up to (replicas × limit) per window; the switch is logged once each way.
  */
 export function fallbackRateLimitStore(options: RateLimitStoreOptions): FastifyRateLimitStoreCtor {
-  const redis = options.redis as WithScript;
-  if (typeof redis.scorelineRateLimit !== 'function') {
-    redis.defineCommand('scorelineRateLimit', { numberOfKeys: 1, lua: INCR_SCRIPT });
-  }
+  const { redis } = options;
   let degraded = false;
   const degrade = (error: unknown) => {
     if (degraded) return;
@@ -77,21 +64,29 @@ export function fallbackRateLimitStore(options: RateLimitStoreOptions): FastifyR
     degraded = false;
     options.logger.info('Redis reachable again: rate limits count in Redis across replicas');
   };
+  const counters = createSyncedCounters({
+    redis,
+    syncMs: options.syncMs ?? 100,
+    blockShare: options.blockShare ?? 0.05,
+    maxKeys: options.localKeys ?? 100_000,
+    onSyncError: degrade,
+    onSyncOk: recover,
+  });
 
   class Store implements FastifyRateLimitStore {
     private readonly local = new LocalWindows(options.localKeys ?? 10_000);
     constructor(private readonly key: string = options.namespace) {}
 
-    incr(key: string, callback: IncrCallback, timeWindow: number): void {
+    incr(key: string, callback: IncrCallback, timeWindow: number, max: number): void {
       const fallback = (error: unknown) => {
         degrade(error);
         callback(null, this.local.incr(key, timeWindow));
       };
       // Not connected: ioredis would fail the command at once anyway (no offline queue); skip the call.
       if (redis.status !== 'ready') return fallback(new Error(`Redis connection is ${redis.status}`));
-      redis.scorelineRateLimit(this.key + key, timeWindow).then(([current, ttl]) => {
-        recover();
-        callback(null, { current, ttl });
+      counters.take(this.key + key, timeWindow, max).then((decision) => {
+        if (decision === 'unavailable') fallback(new Error('rate-limit sync with Redis failed'));
+        else callback(null, decision);
       }, fallback);
     }
 
