@@ -1,4 +1,5 @@
-// `npm run reset`: deletes the quick start's data folder (embedded databases and generated secrets).
+// `npm run reset`: deletes the quick start's data folder (its embedded database and generated secrets),
+// found as npm start finds it: SCORELINE_DATA_DIR from the environment, else from .env, else .data.
 import { existsSync, rmSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { readFileSync } from 'node:fs';
@@ -14,5 +15,5 @@ if (!existsSync(dir)) {
   console.log(`nothing to reset: ${dir}/ does not exist`);
 } else {
   rmSync(dir, { recursive: true, force: true });
-  console.log(`removed ${dir}/ (embedded databases and generated secrets); the next npm start begins afresh`);
+  console.log(`removed ${dir}/ (embedded database and generated secrets); the next npm start begins afresh`);
 }

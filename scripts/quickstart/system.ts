@@ -1,12 +1,13 @@
-import { join, resolve } from 'node:path';
 import {
   createMemoryBroker,
   createLogger,
   openBroker,
   openDatabase,
+  openPglite,
   type Broker,
   type Database,
   type Logger,
+  type PgliteInstance,
 } from '@scoreline/platform';
 import { buildLineProvider, loadLineProviderConfig, type LineProvider } from '@scoreline/line-provider';
 import {
@@ -20,6 +21,7 @@ import {
   type ScoreMakerApi,
   type ScoreMakerWorker,
 } from '@scoreline/score-maker';
+import { embeddedFolder, schemaOf } from './data-folder.js';
 import type { QuickstartSettings, Secrets } from './settings.js';
 
 export interface RunningSystem {
@@ -29,18 +31,27 @@ export interface RunningSystem {
 }
 
 /**
- * line-provider, the score-maker API and its worker in one process. Each service keeps its own
- * database and they still talk gRPC over loopback, exactly as in the full topology; only the broker
- * and the cache are in-process unless REDIS_URL says otherwise.
+ * line-provider, the score-maker API and its worker in one process. They still talk gRPC over loopback
+ * as in the full topology. Each service owns its data: on the embedded PostgreSQL, a schema of its
+ * own that it migrates itself and outside of which its SQL sees nothing (one embedded instance for
+ * both costs half the memory and half the first start of one each). The broker and the cache are
+ * in-process unless REDIS_URL says otherwise.
  */
 export async function startSystem(
   settings: QuickstartSettings,
   secrets: Secrets,
   logger: Logger = createLogger({ name: 'scoreline', level: settings.LOG_LEVEL }),
 ) {
-  const dataDir = resolve(settings.SCORELINE_DATA_DIR);
-  const lpUrl = settings.LINE_PROVIDER_DATABASE_URL ?? `pglite://${join(dataDir, 'line-provider')}`;
-  const smUrl = settings.SCORE_MAKER_DATABASE_URL ?? `pglite://${join(dataDir, 'score-maker')}`;
+  const folder = embeddedFolder(settings.SCORELINE_DATA_DIR);
+  const embeddedUrl = (schema: string) => `pglite://${folder}?schema=${schema}`;
+  const lpUrl = settings.LINE_PROVIDER_DATABASE_URL ?? embeddedUrl(schemaOf.lineProvider);
+  const smUrl = settings.SCORE_MAKER_DATABASE_URL ?? embeddedUrl(schemaOf.scoreMaker);
+  let embedded: PgliteInstance | undefined;
+  const open = async (url: string | undefined, schema: string, applicationName: string) => {
+    if (url) return openDatabase({ url, logger, applicationName });
+    embedded ??= await openPglite({ dataDir: folder });
+    return embedded.database(schema);
+  };
   const common = {
     LOG_LEVEL: settings.LOG_LEVEL,
     REDIS_URL: settings.REDIS_URL,
@@ -59,10 +70,14 @@ export async function startSystem(
     }
   };
   try {
-    // The two embedded databases open one after the other: each first start unpacks PostgreSQL.
-    const lpDb: Database = await openDatabase({ url: lpUrl, logger, applicationName: 'line-provider' });
+    // Closing the last handle of the embedded instance closes it.
+    const lpDb: Database = await open(
+      settings.LINE_PROVIDER_DATABASE_URL,
+      schemaOf.lineProvider,
+      'line-provider',
+    );
     stops.push(() => lpDb.close());
-    const smDb: Database = await openDatabase({ url: smUrl, logger, applicationName: 'score-maker' });
+    const smDb: Database = await open(settings.SCORE_MAKER_DATABASE_URL, schemaOf.scoreMaker, 'score-maker');
     stops.push(() => smDb.close());
     const broker: Broker = settings.REDIS_URL.startsWith('memory:')
       ? createMemoryBroker({ logger })

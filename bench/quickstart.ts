@@ -1,0 +1,195 @@
+/**
+ * `npm start` as a new user meets it: time to ready and peak memory on a fresh data folder (the first
+ * start, which creates the embedded database) and on the same folder again (the second start).
+ *
+ *   npm run bench:quickstart -- [--runs 3]
+ *
+ * Each run uses a new data folder and free ports, and a working directory of its own with no `.env`,
+ * so that nothing on this machine changes what is measured. Time to ready runs from spawning the
+ * process to the banner's last line; peak RSS is the high-water mark (VmHWM) of every process in the
+ * tree, summed. The baseline, measured in the same run, is node with tsx loading an empty module:
+ * the floor under any start. Not a test: it prints figures and medians.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { freePort } from './lib/children.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const MAIN = join(ROOT, 'scripts/quickstart/main.ts');
+const READY = 'Press Ctrl-C to stop.';
+// The working directory is elsewhere, so tsx is named by its location rather than resolved from there.
+const TSX = import.meta.resolve('tsx');
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { runs: { type: 'string', default: '3' }, help: { type: 'boolean', default: false } },
+});
+if (values.help) {
+  console.log('npm run bench:quickstart -- [--runs 3]   first and second start of npm start, medians');
+  process.exit(0);
+}
+const runs = Number(values.runs);
+if (!Number.isInteger(runs) || runs < 1) {
+  console.error('--runs takes a positive integer');
+  process.exit(2);
+}
+
+interface Start {
+  readyMs: number;
+  /** CPU seconds used by then: steadier than wall time on a shared machine. */
+  cpu: number;
+  peakMb: number;
+}
+
+/** Every process under `pid` (PGlite runs in-process today, but a child would count too). */
+function tree(pid: number): number[] {
+  const pids = [pid];
+  for (let i = 0; i < pids.length; i++) {
+    try {
+      for (const task of readdirSync(`/proc/${pids[i]}/task`)) {
+        const children = readFileSync(`/proc/${pids[i]}/task/${task}/children`, 'utf8').trim();
+        if (children) pids.push(...children.split(/\s+/).map(Number));
+      }
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return pids;
+}
+
+const statusKb = (pid: number, field: 'VmHWM' | 'VmRSS') => {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 0);
+  } catch {
+    return 0; // exited meanwhile
+  }
+};
+
+/** CPU seconds (user + system) the processes have used so far, from /proc/<pid>/stat. */
+function cpuSeconds(pids: number[]): number {
+  let ticks = 0;
+  for (const pid of pids) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      ticks += Number(fields[11]) + Number(fields[12]); // utime, stime
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return ticks / 100; // USER_HZ is 100 on Linux
+}
+
+/**
+ * Starts `args` under node, waits for `ready` in its output, reads its peak memory and CPU time, stops
+ * it. Peak memory: the larger of the tree's RSS sampled every 20 ms (which sees short-lived children)
+ * and the sum of the high-water marks of the processes alive at the end (which sees short peaks).
+ */
+async function measure(args: string[], env: Record<string, string>, cwd: string, ready: string) {
+  const began = performance.now();
+  const child = spawn(process.execPath, args, {
+    cwd,
+    env: {
+      PATH: process.env.PATH ?? '/usr/bin:/bin',
+      HOME: process.env.HOME ?? cwd,
+      // Found by itself when started from the repository; needed for the workspace packages' sources.
+      TSX_TSCONFIG_PATH: join(ROOT, 'tsconfig.json'),
+      ...env,
+    },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  let sampledKb = 0;
+  const sampler = setInterval(() => {
+    const kb = tree(child.pid!).reduce((sum, pid) => sum + statusKb(pid, 'VmRSS'), 0);
+    sampledKb = Math.max(sampledKb, kb);
+  }, 20);
+  let output = '';
+  try {
+    const readyMs = await new Promise<number>((resolve, reject) => {
+      const onData = (chunk: Buffer) => {
+        output += chunk.toString();
+        if (output.includes(ready)) resolve(performance.now() - began);
+      };
+      child.stdout.on('data', onData);
+      child.stderr.on('data', onData);
+      void exited.then((code) => reject(new Error(`exited (${code}) before it was ready:\n${output}`)));
+    });
+    const pids = tree(child.pid!);
+    const cpu = cpuSeconds(pids);
+    const hwmKb = pids.reduce((sum, pid) => sum + statusKb(pid, 'VmHWM'), 0);
+    child.kill('SIGINT');
+    const code = await exited;
+    if (code !== 0) throw new Error(`did not stop cleanly (exit ${code}):\n${output}`);
+    return { readyMs, cpu, peakMb: Math.max(sampledKb, hwmKb) / 1024 } satisfies Start;
+  } finally {
+    clearInterval(sampler);
+    if (child.exitCode === null) child.kill('SIGKILL');
+  }
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+};
+const fmt = (s: Start) =>
+  `${(s.readyMs / 1000).toFixed(2)} s (cpu ${s.cpu.toFixed(2)} s) ${s.peakMb.toFixed(0).padStart(5)} MB`;
+
+const cwd = mkdtempSync(join(tmpdir(), 'scoreline-bench-cwd-'));
+// The baseline waits for SIGINT like the quick start does, so that its memory can be read.
+writeFileSync(
+  join(cwd, 'empty.mjs'),
+  'process.on("SIGINT", () => process.exit(0)); setInterval(() => {}, 1000); console.log("up");\n',
+);
+const load = loadavg();
+console.log(`bench:quickstart: ${runs} run(s); load average ${load.map((l) => l.toFixed(2)).join(' ')}`);
+const baseline: Start[] = [];
+const first: Start[] = [];
+const second: Start[] = [];
+try {
+  for (let run = 1; run <= runs; run++) {
+    const dataDir = mkdtempSync(join(tmpdir(), 'scoreline-bench-data-'));
+    const env = {
+      SCORELINE_DATA_DIR: dataDir,
+      SCORE_MAKER_HTTP_PORT: String(await freePort()),
+      LINE_PROVIDER_GRPC_PORT: String(await freePort()),
+    };
+    try {
+      baseline.push(await measure(['--import', TSX, join(cwd, 'empty.mjs')], {}, cwd, 'up'));
+      first.push(await measure(['--import', TSX, MAIN], env, cwd, READY));
+      second.push(await measure(['--import', TSX, MAIN], env, cwd, READY));
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+    console.log(
+      `run ${run}: first ${fmt(first.at(-1)!)} | second ${fmt(second.at(-1)!)} | baseline ${fmt(baseline.at(-1)!)}`,
+    );
+  }
+} finally {
+  rmSync(cwd, { recursive: true, force: true });
+}
+
+const summary = (name: string, xs: Start[]) =>
+  `${name.padEnd(13)} ready ${(median(xs.map((s) => s.readyMs)) / 1000).toFixed(2)} s   cpu ${median(
+    xs.map((s) => s.cpu),
+  ).toFixed(2)} s   peak RSS ${median(xs.map((s) => s.peakMb)).toFixed(0)} MB`;
+console.log(`\nmedians over ${runs} run(s) (wall time from spawn to the banner's last line; CPU time and`);
+console.log('peak RSS of the process tree by then):');
+console.log(summary('first start', first));
+console.log(summary('second start', second));
+console.log(summary('baseline', baseline) + '   (node + tsx, empty module)');
+const b = median(baseline.map((s) => s.readyMs));
+console.log(
+  `above baseline: first +${((median(first.map((s) => s.readyMs)) - b) / 1000).toFixed(2)} s, second +${(
+    (median(second.map((s) => s.readyMs)) - b) /
+    1000
+  ).toFixed(2)} s; load average now ${loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ')}`,
+);
