@@ -7,6 +7,7 @@ import {
   createRedisEventsCache,
   type EventsCache,
 } from './data-access/events-cache.js';
+import { createLocalEventsCache } from './data-access/events-cache-local.js';
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
 import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';
@@ -86,7 +87,10 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
 
   const scores = createScoreRepository();
   const sagas = createSagaRepository();
-  const events = createEventReads({ cache, lineProvider });
+  // In front of the shared cache: the hot paths read events from this process's memory.
+  const local = createLocalEventsCache(cache, { ttlMs: config.EVENTS_LOCAL_TTL });
+  owned.push(() => local.close());
+  const events = createEventReads({ cache: local, lineProvider });
   const submitScore = createSubmitScore({
     db,
     scores,
@@ -107,6 +111,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
       audience: config.JWT_AUDIENCE,
     }),
     events,
+    freshnessMs: config.EVENTS_LOCAL_TTL,
     submitScore,
     db,
     scores,

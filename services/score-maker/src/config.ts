@@ -44,6 +44,12 @@ export const apiConfigSchema = {
   JWT_AUDIENCE: env.string().optional(),
   /** How long an event stays cached (EventChanged messages invalidate it sooner). */
   EVENTS_CACHE_TTL: env.duration('5s'),
+  /**
+   * How long the API serves an event (the POST's event check, GET /events/{event_id}) or a GET /events
+   * page from its own memory; EventChanged invalidations (Redis pub/sub) drop them sooner. Also the
+   * max-age of those responses' Cache-Control: the longest they may be stale when an invalidation is lost.
+   */
+  EVENTS_LOCAL_TTL: env.duration('1s'),
   /** Score submissions (POST /events/{event_id}/score) per user per minute. */
   RATE_LIMIT_SCORES_PER_MINUTE: env.integer(120, { min: 1, max: 1_000_000 }),
   /** Other requests per user (or per address, without a token) per minute. */

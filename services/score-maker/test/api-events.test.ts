@@ -86,6 +86,69 @@ describe('GET /events', () => {
   });
 });
 
+describe('GET /events from memory: ETag, If-None-Match, Cache-Control', () => {
+  it('when the page has not changed, then If-None-Match answers 304 with no body; when it has, 200 with a new ETag', async () => {
+    await createEvent(h.lp, 'Tagged 1');
+    const first = await get('/events?limit=100');
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['content-type']).toMatch(/^application\/json/);
+    expect(first.headers['cache-control']).toBe('public, max-age=1');
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"[A-Za-z0-9_-]+"$/);
+    // The same bytes again, and a revalidation answered without a body.
+    const again = await get('/events?limit=100');
+    expect(again.headers.etag).toBe(etag);
+    expect(again.body).toBe(first.body);
+    const revalidated = await get('/events?limit=100', { 'if-none-match': `"other", ${etag}` });
+    expect(revalidated.statusCode).toBe(304);
+    expect(revalidated.body).toBe('');
+    expect(revalidated.headers.etag).toBe(etag);
+    // A new event, announced as the worker's EventChanged consumer would: the page changes.
+    const added = await createEvent(h.lp, 'Tagged 2');
+    await h.cache.invalidate(added.id, added.version);
+    const changed = await get('/events?limit=100', { 'if-none-match': etag });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers.etag).not.toBe(etag);
+    expect(changed.json().events.map((e: { id: number }) => e.id)).toContain(added.id);
+    expect((await get('/events?limit=100', { 'if-none-match': etag })).statusCode).toBe(200);
+  });
+
+  it('when an event is read with its ETag, then 304 until its version changes', async () => {
+    const event = await createEvent(h.lp, 'Tagged one');
+    const first = await get(`/events/${event.id}`);
+    expect(first.headers.etag).toBe(`"${event.id}.1"`);
+    expect(first.headers['cache-control']).toBe('public, max-age=1');
+    expect((await get(`/events/${event.id}`, { 'if-none-match': `"${event.id}.1"` })).statusCode).toBe(304);
+    await h.lp.call(
+      'applyScore',
+      { scoreId: randomUUID(), version: 1, eventId: event.id, userId: 'u', rate: 2 },
+      'internal',
+    );
+    await h.cache.invalidate(event.id, 2);
+    const changed = await get(`/events/${event.id}`, { 'if-none-match': `"${event.id}.1"` });
+    expect(changed.statusCode).toBe(200);
+    expect(changed.headers.etag).toBe(`"${event.id}.2"`);
+    expect(changed.json()).toMatchObject({ version: 2, scores: { count: 1, sum: 2 } });
+  });
+
+  it('when no invalidation comes at all, then a change still shows once the copies expire (EVENTS_LOCAL_TTL + EVENTS_CACHE_TTL)', async () => {
+    const event = await createEvent(h.lp, 'Unannounced');
+    expect((await get(`/events/${event.id}`)).json().version).toBe(1);
+    await h.lp.call(
+      'applyScore',
+      { scoreId: randomUUID(), version: 1, eventId: event.id, userId: 'u', rate: 4 },
+      'internal',
+    );
+    // No invalidate(): a worker that is down. The defaults are 1 s in memory and 5 s in Redis.
+    const started = Date.now();
+    while ((await get(`/events/${event.id}`)).json().version === 1) {
+      expect(Date.now() - started).toBeLessThan(6_000 + 500);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect((await get(`/events/${event.id}`)).json()).toMatchObject({ version: 2, scores: { count: 1 } });
+  }, 15_000);
+});
+
 describe('GET /events/{event_id} and the cache', () => {
   it('when an event is read, then it comes from line-provider once and from the cache after', async () => {
     const event = await createEvent(h.lp, 'Cached');

@@ -1,5 +1,5 @@
 import type { EventView } from '../domain/event-view.js';
-import type { EventsCache, EventsCacheOptions, EventsPage } from './events-cache.js';
+import type { EventsCache, EventsCacheOptions, EventsPage, InvalidationListener } from './events-cache.js';
 
 interface Timed<T> {
   value: T;
@@ -31,6 +31,7 @@ export function createMemoryEventsCache(options: EventsCacheOptions = {}): Event
   /** The generation each page key had when getPage missed: putPage stores only if it still holds. */
   const pending = new Map<string, number>();
   const inflight = new Map<number, Promise<EventView | null>>();
+  const listeners = new Set<InvalidationListener>();
   let generation = 0;
   let writes = 0;
 
@@ -82,6 +83,12 @@ export function createMemoryEventsCache(options: EventsCacheOptions = {}): Event
       if (held !== undefined && held.version < version) entries.delete(id);
       missing.delete(id);
       generation += 1;
+      for (const listener of listeners) listener({ id, version });
+    },
+
+    onInvalidate(listener) {
+      listeners.add(listener);
+      return () => listeners.delete(listener);
     },
 
     getOrLoad(id, load) {
@@ -124,6 +131,7 @@ export function createMemoryEventsCache(options: EventsCacheOptions = {}): Event
       missing.clear();
       pages.clear();
       pending.clear();
+      listeners.clear();
     },
   };
 }

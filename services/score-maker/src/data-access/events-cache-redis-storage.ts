@@ -26,6 +26,8 @@ export interface CacheScripts {
     generation: string,
     version: number,
     floorTtlMs: number,
+    channel: string,
+    message: string,
   ): Promise<number>;
   cacheLookup(
     entry: string,
@@ -71,9 +73,10 @@ return 1
 `;
 
 /**
- * KEYS entry, floor, missing, generation; ARGV version, floorTtlMs. Raises the floor to the version
- * (never lowers it), drops an older cached copy and a cached "no such event", and bumps the page
- * generation so every cached page is dropped.
+ * KEYS entry, floor, missing, generation; ARGV version, floorTtlMs, channel, message. Raises the floor
+ * to the version (never lowers it), drops an older cached copy and a cached "no such event", bumps the
+ * page generation so every cached page is dropped, and publishes the change to the API replicas'
+ * in-process copies (after the writes: a replica that hears of it and reads again finds them done).
  */
 export const INVALIDATE = `
 local version = tonumber(ARGV[1])
@@ -84,6 +87,7 @@ local held = redis.call('HGET', KEYS[1], 'v')
 if held and tonumber(held) < version then redis.call('DEL', KEYS[1]) end
 redis.call('DEL', KEYS[3])
 redis.call('INCR', KEYS[4])
+redis.call('PUBLISH', ARGV[3], ARGV[4])
 return 1
 `;
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Redis } from 'ioredis';
 import type { EventView } from '../domain/event-view.js';
-import type { EventsCache, RedisEventsCacheOptions } from './events-cache.js';
+import type { EventsCache, InvalidationListener, RedisEventsCacheOptions } from './events-cache.js';
 import {
   INVALIDATE,
   LOOKUP,
@@ -27,6 +27,7 @@ const MAX_PENDING_PAGES = 10_000;
  *   lock:<id>     the replica filling this id   PX lockTtlMs
  *   generation    bumped by every invalidate(); pages store the one they were read under
  *   page:<key>    "<generation>|<JSON>"   PX listTtlMs
+ *   changed       pub/sub channel: "<id>:<version>" for every invalidate(), for in-process copies
  * Every read-compare-write is one Lua script, so two replicas never interleave inside one. The scripts
  * touch several keys, so this needs one Redis (or Sentinel), not Redis Cluster.
  */
@@ -42,6 +43,7 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
   const lockWaitMs = options.lockWaitMs ?? 1000;
   const base = `${options.prefix}:events`;
   const generationKey = `${base}:generation`;
+  const channel = `${base}:changed`;
   const keysOf = (id: number) =>
     [`${base}:event:${id}`, `${base}:floor:${id}`, `${base}:missing:${id}`, `${base}:lock:${id}`] as const;
 
@@ -90,6 +92,24 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
       return fallback;
     }
   }
+
+  const listeners = new Set<InvalidationListener>();
+  const tell = (change: Parameters<InvalidationListener>[0]) => {
+    for (const listener of listeners) listener(change);
+  };
+  // One subscriber connection, opened for the first listener. ioredis subscribes again after a
+  // reconnect; what was published meanwhile is lost, so every (re)connection tells listeners 'all'.
+  let subscriber: Redis | undefined;
+  const subscribe = () => {
+    subscriber = new Redis(options.url, { maxRetriesPerRequest: 1, connectTimeout: 1000 });
+    subscriber.on('error', (error) => warn('subscribe', error));
+    subscriber.on('ready', () => tell('all'));
+    subscriber.on('message', (_channel: string, message: string) => {
+      const [id, version] = message.split(':').map(Number);
+      if (Number.isSafeInteger(id) && Number.isSafeInteger(version)) tell({ id: id!, version: version! });
+    });
+    subscriber.subscribe(channel).catch((error: unknown) => warn('subscribe', error));
+  };
 
   const pending = new Map<string, string>();
   const inflight = new Map<number, Promise<EventView | null>>();
@@ -148,11 +168,22 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
       const [entry, floor, missing] = keysOf(id);
       try {
         usable();
-        await redis.cacheInvalidate(entry, floor, missing, generationKey, version, floorTtlMs);
+        await redis.cacheInvalidate(
+          entry,
+          floor,
+          missing,
+          generationKey,
+          version,
+          floorTtlMs,
+          channel,
+          `${id}:${version}`,
+        );
       } catch (error) {
         // Not throttled: a lost invalidation leaves a stale copy for up to ttlMs, worth a line each.
         logger.warn({ err: error, eventId: id, version }, 'events cache: invalidate failed');
       }
+      // This process's copies at once; other processes' through the PUBLISH above.
+      tell({ id, version });
     },
 
     getOrLoad(id, load) {
@@ -187,7 +218,15 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
       );
     },
 
+    onInvalidate(listener) {
+      listeners.add(listener);
+      if (!subscriber) subscribe();
+      return () => listeners.delete(listener);
+    },
+
     async close() {
+      listeners.clear();
+      subscriber?.disconnect();
       if (redis.status === 'ready') await redis.quit().catch(() => redis.disconnect());
       else redis.disconnect();
     },

@@ -45,8 +45,17 @@ export interface EventsCache {
    * read before that change and may be stale.
    */
   putPage(key: string, page: EventsPage): Promise<void>;
+  /**
+   * Calls `listener` for every invalidate(), this instance's at once and (on Redis) every other
+   * process's through pub/sub, for in-process copies kept in front of this cache. Pub/sub delivers at
+   * most once: after its connection was lost the listener gets 'all' (drop everything), and a copy must
+   * still expire on its own. Returns the unsubscribe function.
+   */
+  onInvalidate(listener: InvalidationListener): () => void;
   close(): Promise<void>;
 }
+
+export type InvalidationListener = (change: { id: number; version: number } | 'all') => void;
 
 export interface EventsCacheOptions {
   logger?: Logger;

@@ -11,7 +11,7 @@ export interface paths {
     };
     /**
      * List events
-     * @description Open events by default; `state` filters, `cursor` pages. No token needed.
+     * @description Open events by default; `state` filters, `cursor` pages. No token needed. Served from memory for the freshness window (see Cache-Control); with `If-None-Match`, 304 when the page has not changed.
      */
     get: operations['listEvents'];
     put?: never;
@@ -29,7 +29,10 @@ export interface paths {
       path?: never;
       cookie?: never;
     };
-    /** Get one event */
+    /**
+     * Get one event
+     * @description Served from memory for the freshness window (see Cache-Control); with `If-None-Match`, 304 when the event has not changed.
+     */
     get: operations['getEvent'];
     put?: never;
     post?: never;
@@ -289,7 +292,10 @@ export interface operations {
         limit?: number;
         cursor?: string;
       };
-      header?: never;
+      header?: {
+        /** @description An ETag this API gave: 304 with no body if the response is the same */
+        'if-none-match'?: string;
+      };
       path?: never;
       cookie?: never;
     };
@@ -298,6 +304,10 @@ export interface operations {
       /** @description A page of events */
       200: {
         headers: {
+          /** @description A strong validator of this body: send it back in If-None-Match */
+          ETag?: string;
+          /** @description public, max-age=<the freshness window in seconds>: events may be this stale anyway */
+          'Cache-Control'?: string;
           [name: string]: unknown;
         };
         content: {
@@ -306,6 +316,19 @@ export interface operations {
             /** @description Pass as ?cursor= for the next page; null on the last */
             next_cursor: string | null;
           };
+        };
+      };
+      /** @description Not modified: the ETag in If-None-Match is still current */
+      304: {
+        headers: {
+          /** @description A strong validator of this body: send it back in If-None-Match */
+          ETag?: string;
+          /** @description public, max-age=<the freshness window in seconds>: events may be this stale anyway */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': unknown;
         };
       };
       /**
@@ -356,7 +379,10 @@ export interface operations {
   getEvent: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /** @description An ETag this API gave: 304 with no body if the response is the same */
+        'if-none-match'?: string;
+      };
       path: {
         /** @description Event id */
         event_id: number;
@@ -365,13 +391,30 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description An event with its score aggregates */
+      /** @description The event */
       200: {
         headers: {
+          /** @description A strong validator of this body: send it back in If-None-Match */
+          ETag?: string;
+          /** @description public, max-age=<the freshness window in seconds>: events may be this stale anyway */
+          'Cache-Control'?: string;
           [name: string]: unknown;
         };
         content: {
           'application/json': components['schemas']['Event'];
+        };
+      };
+      /** @description Not modified: the ETag in If-None-Match is still current */
+      304: {
+        headers: {
+          /** @description A strong validator of this body: send it back in If-None-Match */
+          ETag?: string;
+          /** @description public, max-age=<the freshness window in seconds>: events may be this stale anyway */
+          'Cache-Control'?: string;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/json': unknown;
         };
       };
       /** @description - [`BAD_REQUEST`](/problems/BAD_REQUEST): The request is malformed at the HTTP level: a path that is not valid percent-encoding, or a Content-Length that does not match the body. */

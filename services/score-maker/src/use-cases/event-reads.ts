@@ -1,5 +1,5 @@
 import { AppError } from '@scoreline/platform';
-import type { EventsCache } from '../data-access/events-cache.js';
+import type { LocalEventsCache } from '../data-access/events-cache-local.js';
 import type { LineProviderClient } from '../data-access/line-provider-client.js';
 import type { EventView } from '../domain/event-view.js';
 
@@ -8,9 +8,12 @@ export interface EventPage {
   nextPageToken: string;
 }
 
-/** Events as the API serves them: from the Redis cache, filled from line-provider on a miss. */
+/**
+ * Events as the API serves them: from process memory, then the Redis cache, filled from line-provider
+ * on a miss (see createLocalEventsCache for how fresh the memory copy is).
+ */
 export function createEventReads(deps: {
-  cache: EventsCache;
+  cache: LocalEventsCache;
   lineProvider: Pick<LineProviderClient, 'getEvent' | 'listEvents'>;
 }) {
   const { cache, lineProvider } = deps;
@@ -19,6 +22,9 @@ export function createEventReads(deps: {
   return {
     /** For the write path's check: null when line-provider says there is no such event. */
     load,
+
+    /** Changes whenever an event may have changed: what was built from these reads is stale then. */
+    version: () => cache.version(),
 
     async get(id: number): Promise<EventView> {
       const event = await load(id);

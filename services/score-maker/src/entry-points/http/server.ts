@@ -22,6 +22,8 @@ export interface HttpServerDeps {
   logger: Logger;
   authenticate: Authenticate;
   events: EventRoutesDeps['events'];
+  /** How long events and pages are served from memory (EVENTS_LOCAL_TTL). Default 1000. */
+  freshnessMs?: number;
   submitScore: EventRoutesDeps['submitScore'];
   db: ScoreRoutesDeps['db'];
   scores: ScoreRoutesDeps['scores'];
@@ -127,6 +129,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
       submitScore: deps.submitScore,
       authenticate,
       scoreRateLimit: { max: scoresPerMinute, timeWindow: 60_000 },
+      freshnessMs: deps.freshnessMs ?? 1000,
     }),
   );
   await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate }));

@@ -4,6 +4,7 @@ import { AppError } from '@scoreline/platform';
 import { Type } from 'typebox';
 import type { AuthHook } from '../auth.js';
 import { documentProblems } from '../openapi.js';
+import { createPageCache, notModified } from '../page-cache.js';
 import type { EventReads } from '../../../use-cases/event-reads.js';
 import type { SubmitScore } from '../../../use-cases/submit-score.js';
 import {
@@ -20,6 +21,8 @@ export interface EventRoutesDeps {
   submitScore: SubmitScore;
   authenticate: AuthHook;
   scoreRateLimit: object;
+  /** How long a served event or page stays fresh in this process (and for caches downstream). */
+  freshnessMs: number;
 }
 
 const listErrors = documentProblems('VALIDATION_FAILED', 'INVALID_ARGUMENT', 'UNAVAILABLE');
@@ -39,35 +42,79 @@ const submitErrors = documentProblems(
 
 const states = { open: 'OPEN', closed: 'CLOSED', cancelled: 'CANCELLED', all: undefined } as const;
 
+const cachingHeaders = {
+  ETag: { type: 'string', description: 'A strong validator of this body: send it back in If-None-Match' },
+  'Cache-Control': {
+    type: 'string',
+    description: 'public, max-age=<the freshness window in seconds>: events may be this stale anyway',
+  },
+};
+const ifNoneMatch = Type.Object({
+  'if-none-match': Type.Optional(
+    Type.String({ description: 'An ETag this API gave: 304 with no body if the response is the same' }),
+  ),
+});
+const notModifiedResponse = {
+  304: { description: 'Not modified: the ETag in If-None-Match is still current', headers: cachingHeaders },
+};
+
 export const eventRoutes =
   (deps: EventRoutesDeps): FastifyPluginAsyncTypebox =>
   async (app) => {
+    const pages = createPageCache({
+      ttlMs: deps.freshnessMs,
+      maxEntries: 1000,
+      version: () => deps.events.version(),
+    });
+    const cacheControl = `public, max-age=${Math.floor(deps.freshnessMs / 1000)}`;
+
     app.get(
       '/events',
       {
         schema: {
           operationId: 'listEvents',
           summary: 'List events',
-          description: 'Open events by default; `state` filters, `cursor` pages. No token needed.',
+          description:
+            'Open events by default; `state` filters, `cursor` pages. No token needed. ' +
+            'Served from memory for the freshness window (see Cache-Control); with `If-None-Match`, 304 ' +
+            'when the page has not changed.',
           tags: ['events'],
           security: [],
           querystring: ListEventsQuery,
-          response: { 200: EventListSchema, ...listErrors.response },
+          headers: ifNoneMatch,
+          response: {
+            200: {
+              description: 'A page of events',
+              headers: cachingHeaders,
+              content: { 'application/json': { schema: EventListSchema } },
+            },
+            ...notModifiedResponse,
+            ...listErrors.response,
+          },
           ...listErrors.extensions,
         },
       },
-      async (request) => {
+      async (request, reply) => {
         const { state = 'open', limit = 50, cursor } = request.query;
-        const token = cursor === undefined ? '' : decodeCursor(cursor);
-        if (typeof token !== 'string')
-          throw new AppError('INVALID_ARGUMENT', 'cursor is not one this API issued', {
-            field: 'query.cursor',
-          });
-        const page = await deps.events.list({ state: states[state], limit, pageToken: token });
-        return {
-          events: page.events.map(eventBody),
-          next_cursor: page.nextPageToken ? encodeCursor(page.nextPageToken) : null,
-        };
+        const key = `${state}:${limit}:${cursor ?? ''}`;
+        const page =
+          pages.get(key) ??
+          (await pages.fill(key, async () => {
+            const token = cursor === undefined ? '' : decodeCursor(cursor);
+            if (typeof token !== 'string')
+              throw new AppError('INVALID_ARGUMENT', 'cursor is not one this API issued', {
+                field: 'query.cursor',
+              });
+            const found = await deps.events.list({ state: states[state], limit, pageToken: token });
+            return {
+              events: found.events.map(eventBody),
+              next_cursor: found.nextPageToken ? encodeCursor(found.nextPageToken) : null,
+            };
+          }));
+        void reply.header('etag', page.etag).header('cache-control', cacheControl);
+        if (notModified(request.headers['if-none-match'], page.etag)) return reply.code(304).send();
+        // Already serialised: sent as it is, without the response schema's serialiser.
+        return reply.code(200).type('application/json; charset=utf-8').send(page.body);
       },
     );
 
@@ -77,14 +124,33 @@ export const eventRoutes =
         schema: {
           operationId: 'getEvent',
           summary: 'Get one event',
+          description:
+            'Served from memory for the freshness window (see Cache-Control); with `If-None-Match`, 304 ' +
+            'when the event has not changed.',
           tags: ['events'],
           security: [],
           params: EventIdParams,
-          response: { 200: Type.Ref('Event'), ...getErrors.response },
+          headers: ifNoneMatch,
+          response: {
+            200: {
+              description: 'The event',
+              headers: cachingHeaders,
+              content: { 'application/json': { schema: Type.Ref('Event') } },
+            },
+            ...notModifiedResponse,
+            ...getErrors.response,
+          },
           ...getErrors.extensions,
         },
       },
-      async (request) => eventBody(await deps.events.get(request.params.event_id)),
+      async (request, reply) => {
+        const event = await deps.events.get(request.params.event_id);
+        // Every change to an event raises its version: (id, version) identifies the body exactly.
+        const etag = `"${event.id}.${event.version}"`;
+        void reply.header('etag', etag).header('cache-control', cacheControl);
+        if (notModified(request.headers['if-none-match'], etag)) return reply.code(304).send();
+        return eventBody(event);
+      },
     );
 
     app.post(
