@@ -5,10 +5,11 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { waitFor } from '@scoreline/platform/testing';
-import { repoRoot, run, type Proc, type Target } from './walkthrough.js';
+import { repoRoot, type Proc, type Target } from './walkthrough.js';
 
-const MAIN = join(repoRoot, 'scripts/quickstart/main.ts');
-// From another working directory, `--import tsx` would not resolve: name the loader by its location.
+// What `npm start` runs; it finds tsx and the repository's tsconfig from where it is.
+const START = join(repoRoot, 'scripts/quickstart/start.mjs');
+// From another working directory, `--import tsx` would not resolve: the token CLI names it by location.
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 
 /**
@@ -16,34 +17,17 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
  * repository like `npm start`, or from `cwd` (a folder with a `.env` of its own). Resolves once the
  * banner is out, or the process has exited.
  */
-export async function startQuickstart(env: Record<string, string>, cwd?: string): Promise<Proc> {
-  const proc = cwd ? runIn(cwd, env) : run('scripts/quickstart/main.ts', env);
-  await waitFor(() => proc.output().includes('Press Ctrl-C to stop.') || proc.child.exitCode !== null, {
-    what: 'the quick start to be ready',
-    // A first start creates the embedded database: seconds on a quiet machine, more on a busy one.
-    timeoutMs: 120_000,
-    intervalMs: 100,
-  });
-  return proc;
-}
-
-function runIn(cwd: string, env: Record<string, string>): Proc {
-  const child = spawn(process.execPath, ['--import', TSX, MAIN], {
+export async function startQuickstart(env: Record<string, string>, cwd = repoRoot): Promise<Proc> {
+  const child = spawn(process.execPath, [START], {
     cwd,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      // tsx finds the repository's tsconfig by itself only when started from there.
-      TSX_TSCONFIG_PATH: join(repoRoot, 'tsconfig.json'),
-      ...env,
-    },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
   child.stdout.on('data', (c: Buffer) => (output += c.toString()));
   child.stderr.on('data', (c: Buffer) => (output += c.toString()));
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return {
+  const proc: Proc = {
     child,
     output: () => output,
     exited,
@@ -53,6 +37,13 @@ function runIn(cwd: string, env: Record<string, string>): Proc {
       return exited;
     },
   };
+  await waitFor(() => output.includes('Press Ctrl-C to stop.') || child.exitCode !== null, {
+    what: 'the quick start to be ready',
+    // A first start creates the embedded database: seconds on a quiet machine, more on a busy one.
+    timeoutMs: 120_000,
+    intervalMs: 100,
+  });
+  return proc;
 }
 
 /** Ctrl-C, as a user stops it: a clean stop. */
