@@ -59,8 +59,8 @@ export async function renderConfigReference(variables: Variable[]): Promise<stri
     ...wrap('Durations are written `500ms`, `30s`, `5m` or `24h`; a bare number is milliseconds.', ''),
     '',
     ...wrap(
-      'Inside `npm start` the three services take only what the quick start hands them (ports, database ' +
-        'URLs, `REDIS_URL`, generated tokens); every other service setting keeps its default there.',
+      'Inside `npm start` the three services take only what the quick start hands them (its log level, ' +
+        'ports, databases, Redis settings and tokens); every other service setting keeps its default there.',
       '',
     ),
     '',
