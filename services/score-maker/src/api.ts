@@ -11,10 +11,11 @@ import { createLocalEventsCache } from './data-access/events-cache-local.js';
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
 import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';
-import { createSagaRepository } from './data-access/saga-repository.js';
+import { createSagaRepository, SCORE_SETTLED_CHANNEL } from './data-access/saga-repository.js';
 import { createScoreRepository } from './data-access/score-repository.js';
 import { createAuthenticator } from './entry-points/http/auth.js';
 import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
+import { createSettlementWaits } from './entry-points/http/settlement-waits.js';
 import { createEventReads } from './use-cases/event-reads.js';
 import { createSubmitScore } from './use-cases/submit-score.js';
 
@@ -98,6 +99,9 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     loadEvent: events.load,
     logger,
   });
+  // One LISTEN connection for the whole process wakes every request waiting for a settlement.
+  const waits = createSettlementWaits();
+  owned.push(await db.listen(SCORE_SETTLED_CHANNEL, (payload) => waits.notify(payload)));
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let closing = false;
@@ -115,6 +119,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     submitScore,
     db,
     scores,
+    waits,
     registry,
     ops: {
       closing: () => closing,

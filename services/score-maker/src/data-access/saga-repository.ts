@@ -3,6 +3,9 @@ import type { Settlement } from '../domain/saga.js';
 import { REVERT_TOPIC, type Score } from '../domain/score.js';
 import { stepId, toScore } from './score-repository.js';
 
+/** NOTIFY channel of settlements; the payload is the settled score ids, comma-separated. */
+export const SCORE_SETTLED_CHANNEL = 'score_settled';
+
 export interface StaleSaga {
   id: string;
   version: number;
@@ -63,13 +66,21 @@ export function createSagaRepository() {
       step: 'APPLYING' | 'REVERTING',
       s: Settlement,
     ): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `UPDATE scores SET status = $4, rate = COALESCE($5, rate), confirmed_rate = $6, confirmed_version = $7,
-           reason = $8, saga_state = NULL, updated_at = now()
-         WHERE id = $1 AND version = $2 AND saga_state = $3`,
+      // The NOTIFY wakes API requests waiting on these scores (GET /scores/{id} with Prefer: wait).
+      // A transaction that notifies takes PostgreSQL's notify lock until its commit is flushed, so such
+      // commits run one at a time: keep it one NOTIFY per settle statement, and settle many scores per
+      // statement where throughput matters (a payload holds at most 8000 bytes, ~200 ids).
+      const { rows } = await db.query(
+        `WITH settled AS (
+           UPDATE scores SET status = $4, rate = COALESCE($5, rate), confirmed_rate = $6, confirmed_version = $7,
+             reason = $8, saga_state = NULL, updated_at = now()
+           WHERE id = $1 AND version = $2 AND saga_state = $3
+           RETURNING id
+         )
+         SELECT pg_notify('${SCORE_SETTLED_CHANNEL}', string_agg(id::text, ',')) FROM settled HAVING count(*) > 0`,
         [scoreId, version, step, s.status, s.rate, s.confirmedRate, s.confirmedVersion, s.reason],
       );
-      return rowCount === 1;
+      return rows.length === 1;
     },
 
     /**

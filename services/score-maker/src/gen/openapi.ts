@@ -71,7 +71,7 @@ export interface paths {
     };
     /**
      * A score and its saga's state
-     * @description Only the score's owner sees it; for anyone else it does not exist (404).
+     * @description Only the score's owner sees it; for anyone else it does not exist (404). With `Prefer: wait=N`, a PENDING score is answered when its saga settles it (woken by the settlement, not by polling) or after N seconds, whichever comes first.
      */
     get: operations['getScore'];
     put?: never;
@@ -618,7 +618,13 @@ export interface operations {
   getScore: {
     parameters: {
       query?: never;
-      header?: never;
+      header?: {
+        /**
+         * @description RFC 7240. `wait=N` (seconds, at most 30): while the score is PENDING, answer as soon as its saga settles it, or after N seconds with the score as it is then.
+         * @example wait=10
+         */
+        prefer?: string;
+      };
       path: {
         score_id: string;
       };
@@ -626,9 +632,11 @@ export interface operations {
     };
     requestBody?: never;
     responses: {
-      /** @description A score and its saga's state */
+      /** @description The score */
       200: {
         headers: {
+          /** @description wait=N when the request carried Prefer: wait (N as honoured, at most 30) */
+          'Preference-Applied'?: string;
           [name: string]: unknown;
         };
         content: {

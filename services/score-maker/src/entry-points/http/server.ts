@@ -27,6 +27,8 @@ export interface HttpServerDeps {
   submitScore: EventRoutesDeps['submitScore'];
   db: ScoreRoutesDeps['db'];
   scores: ScoreRoutesDeps['scores'];
+  /** Requests waiting for settlements (GET /scores/{id} with Prefer: wait); without it, no waiting. */
+  waits?: ScoreRoutesDeps['waits'];
   ops: Omit<OpsRoutesDeps, 'registry'>;
   registry: Registry;
   rateLimit: {
@@ -132,7 +134,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
       freshnessMs: deps.freshnessMs ?? 1000,
     }),
   );
-  await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate }));
+  await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate, waits: deps.waits }));
   await app.register(problemRoutes);
   await app.register(opsRoutes({ ...deps.ops, registry: deps.registry }));
   return app;
