@@ -165,8 +165,9 @@ describe('the commands the documentation and deployment files mention', () => {
 
   it('when a command runs a file or a binary, then it exists', () => {
     const missing = mentions.flatMap((m) => {
-      const [first, second, , fourth] = words(m.text);
-      const file = first === 'node' ? fourth : first === 'bash' ? second : undefined;
+      const [first, second] = words(m.text);
+      const file =
+        first === 'node' ? scriptOf(words(m.text).slice(1)) : first === 'bash' ? second : undefined;
       if (file && /[$<{]/.test(file)) return [];
       if (file && !existsSync(join(root, file))) return [`${m.where}: ${m.text}`];
       if (first === 'npx' && !existsSync(join(root, 'node_modules/.bin', second!))) {
@@ -204,6 +205,18 @@ describe('the commands the documentation and deployment files mention', () => {
     expect(missing).toEqual([]);
   });
 });
+
+/** The file `node` is told to run: the first word that is not an option (`--import tsx` takes a value). */
+function scriptOf(args: string[]): string | undefined {
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!;
+    if (arg === '--import' || arg === '--require' || arg === '-r') i++;
+    else if (['-e', '-p', '-pe', '--eval', '--print'].includes(arg)) return undefined;
+    // A script file; anything else after "node" is prose ("node gets SIGTERM …").
+    else if (!arg.startsWith('-')) return /\.[cm]?[jt]s$/.test(arg) ? arg : undefined;
+  }
+  return undefined;
+}
 
 /** GitHub's heading anchors: lower case, punctuation dropped, spaces to hyphens. */
 function anchorsOf(markdown: string): Set<string> {

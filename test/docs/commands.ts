@@ -12,8 +12,7 @@ export interface Mention {
 }
 
 /** The words that start a command this project provides; everything after them is its arguments. */
-const STARTS =
-  /\b(npm (?:start|test|run(?:\s+-s|\s+--silent)?\s+[\w:.-]+)|node --import tsx \S+|npx \S+|bash \S+)/g;
+const STARTS = /\b(npm (?:start|test|run(?:\s+-s|\s+--silent)?\s+[\w:.-]+)|node \S+|npx \S+|bash \S+)/g;
 
 /** Cuts a command line where the shell would end it: a pipe, a list, a subshell's end, a comment. */
 function commandAt(line: string, start: number): string {

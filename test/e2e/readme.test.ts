@@ -125,7 +125,13 @@ describe('the README walkthrough, run as written against npm start', () => {
     const [httpPort, grpcPort] = [await freePort(), await freePort()];
     const base = { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '' };
     let banner = '';
-    quickstart = spawn(process.execPath, ['--import', 'tsx', 'scripts/quickstart/main.ts'], {
+    // What `npm start` runs, taken from package.json (without npm, whose own process would stand between).
+    const scripts = (
+      JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
+    ).scripts;
+    const [node, ...startArgs] = scripts.start!.split(/\s+/);
+    expect(node, `npm start runs: ${scripts.start}`).toBe('node');
+    quickstart = spawn(process.execPath, startArgs, {
       cwd: root,
       env: {
         ...base,
