@@ -11,7 +11,8 @@
  * 2. Creates events through line-provider's gRPC admin API and signs user tokens.
  * 3. POST /events/{id}/score with autocannon: random user, event and score per request.
  * 4. pg-baseline.sh at the same concurrency: the same durable work straight into PostgreSQL.
- * 5. GET /events (served from the Redis cache) against a Fastify hello-world, same autocannon settings.
+ * 5. GET /events (served from the API's memory) against a Fastify hello-world, same autocannon settings,
+ *    and the same GET revalidated with If-None-Match (304s).
  * The last options are experiments: the API's pool size, the outbox NOTIFY trigger disabled on the bench
  * database, phases left out, a V8 CPU profile of the API process (written to DIR when it stops; open
  * it in Chrome DevTools), and the API on REDIS_URL=memory:// (in-process events cache and rate-limit
@@ -177,16 +178,51 @@ async function pgBaseline(): Promise<{ tps: number; txTps: number } | string> {
   return { tps: Number(tps), txTps: Number(txTps) };
 }
 
+/**
+ * CPU time per answered request of each named process, and of every postgres and redis-server process
+ * together (all databases: on a shared machine this includes others' work). /proc ticks are 10 ms.
+ */
+function cpuPerRequest(
+  before: CpuSample,
+  after: CpuSample,
+  pids: Record<string, number | undefined>,
+  requests: number,
+): string {
+  const seconds = (include: (pid: number, comm: string) => boolean) => {
+    let ticks = 0;
+    for (const [pid, now] of after.processes) {
+      if (!include(pid, now.comm)) continue;
+      const then = before.processes.get(pid);
+      ticks += then && then.start === now.start ? now.ticks - then.ticks : now.ticks;
+    }
+    return ticks / 100;
+  };
+  const us = (s: number) => `${Math.round((s / Math.max(1, requests)) * 1e6)} µs`;
+  const parts = Object.entries(pids).map(([name, pid]) => `${name} ${us(seconds((p) => p === pid))}`);
+  parts.push(`postgres ${us(seconds((_, comm) => comm === 'postgres'))}`);
+  parts.push(`redis ${us(seconds((_, comm) => comm === 'redis-server'))}`);
+  parts.push(`autocannon ${us(seconds((p) => p === process.pid))}`);
+  return parts.join(', ');
+}
+
 /** A warm-up run (results kept for the row counts), then the measured run with CPU sampled around it. */
 async function phase(
   options: autocannon.Options,
   pids: Record<string, number | undefined>,
-): Promise<{ warm: autocannon.Result | undefined; result: autocannon.Result; cpu: string; other: number }> {
+): Promise<{
+  warm: autocannon.Result | undefined;
+  result: autocannon.Result;
+  cpu: string;
+  perRequest: string;
+  other: number;
+}> {
   const warm = warmup > 0 ? await runLoad({ ...options, duration: warmup }) : undefined;
   const before: CpuSample = sampleCpu();
   const result = await runLoad({ ...options, duration: seconds });
-  const cpu = describeCpu(before, sampleCpu(), pids, cores, [LP_DB, SM_DB]);
-  return { warm, result, cpu: cpu.text, other: cpu.other };
+  const after = sampleCpu();
+  const cpu = describeCpu(before, after, pids, cores, [LP_DB, SM_DB]);
+  const perRequest = cpuPerRequest(before, after, pids, answered(result));
+  return { warm, result, cpu: cpu.text, perRequest, other: cpu.other };
 }
 
 const answered = (r: autocannon.Result) =>
@@ -367,16 +403,29 @@ async function main() {
   // 5. GET /events (the cache) against Fastify's hello-world.
   let get: Awaited<ReturnType<typeof phase>> | undefined;
   let helloPhase: Awaited<ReturnType<typeof phase>> | undefined;
+  let revalidate: Awaited<ReturnType<typeof phase>> | undefined;
   let firstPage = 0;
   if (hello) {
-    const page = (await (await fetch(`${base}/events`)).json()) as { events?: unknown[] };
+    const first = await fetch(`${base}/events`);
+    const page = (await first.json()) as { events?: unknown[] };
     firstPage = page.events?.length ?? 0;
+    const etag = first.headers.get('etag') ?? '';
     get = await phase(
       { url: `${base}/events`, connections: getConnections, timeout: 10 },
       {
         'score-maker API': api.pid,
         'line-provider': lp.pid,
       },
+    );
+    // Revalidations with the ETag just read: 304 while the page is unchanged (no scores flow now).
+    revalidate = await phase(
+      {
+        url: `${base}/events`,
+        connections: getConnections,
+        timeout: 10,
+        headers: { 'if-none-match': etag },
+      },
+      { 'score-maker API': api.pid, 'line-provider': lp.pid },
     );
     helloPhase = await phase(
       { url: `http://127.0.0.1:${helloPort}/`, connections: getConnections, timeout: 10 },
@@ -419,11 +468,19 @@ async function main() {
       `GET /events (cache)       ${fmt(rate(get.result))} req/s  p50 ${getLat.p50}  p99 ${getLat.p99}   non-2xx ${get.result.non2xx}  (${getConnections} connections)`,
       `Fastify hello-world       ${fmt(rate(helloPhase.result))} req/s  p50 ${helloLat.p50}  p99 ${helloLat.p99}   ratio ${(rate(get.result) / rate(helloPhase.result)).toFixed(2)}`,
     );
+    if (revalidate) {
+      const revalidateLat = latency(revalidate.result);
+      const notModified = count(revalidate.result, 304);
+      const total = answered(revalidate.result);
+      lines.push(
+        `GET /events → 304         ${fmt(total / seconds)} req/s  p50 ${revalidateLat.p50}  p99 ${revalidateLat.p99}   304s ${notModified} of ${total}   ratio to hello-world ${(total / seconds / rate(helloPhase.result)).toFixed(2)}`,
+      );
+    }
   }
   lines.push(
     '',
     `setup: line-provider and the score-maker API in child processes (LOG_LEVEL=warn) on databases ${LP_DB} and ${SM_DB}, Redis key prefix ${redisPrefix}; autocannon in this process`,
-    `rate limiter: still registered (${args['api-memory-redis'] ? 'in-process counters' : 'Redis-backed, one Redis call per request'}) but set to the configuration's maxima, RATE_LIMIT_SCORES_PER_MINUTE=${SCORES_PER_MINUTE} and RATE_LIMIT_READS_PER_MINUTE=${READS_PER_MINUTE}, so it refuses nothing`,
+    `rate limiter: still registered (${args['api-memory-redis'] ? 'in-process counters' : 'counted in process, added to Redis in batches'}) but set to the configuration's maxima, RATE_LIMIT_SCORES_PER_MINUTE=${SCORES_PER_MINUTE} and RATE_LIMIT_READS_PER_MINUTE=${READS_PER_MINUTE}, so it refuses nothing`,
     `POST mix: each request a random one of ${userCount} users (HS256 JWT), a random one of ${eventCount} events, score 1-5, no Idempotency-Key (the one-statement path); the warm-up also fills the event cache`,
     `ratios: the API's req/s over pgbench's tps at ${connections} clients for ${seconds} s; "one statement" is the physical limit, the target (${TARGET}) is against "the baseline" of the issue, the explicit-transaction figure`,
     `rows after the POST phase: scores ${rowCounts.scores}, outbox ${rowCounts.outbox}; 202s received ${accepted} (warm-up included), requests unanswered at a stop ${unanswered}`,
@@ -432,15 +489,21 @@ async function main() {
   if (problems(post.result)) lines.push(`POST problems: ${problems(post.result)}`);
   if (post.warm && problems(post.warm)) lines.push(`POST warm-up problems: ${problems(post.warm)}`);
   lines.push(`CPU, POST phase: ${post.cpu}  (% of one core)`);
+  lines.push(`CPU per request, POST: ${post.perRequest}`);
   if (get && helloPhase) {
     if (problems(get.result)) lines.push(`GET problems: ${problems(get.result)}`);
     lines.push(
-      `GET /events: default listing (open events, limit 50: ${firstPage} events a page), served from the Redis page cache (refilled from line-provider when its entry expires)`,
+      `GET /events: default listing (open events, limit 50: ${firstPage} events a page), served from the API's memory (serialised page, refilled from the Redis page cache every EVENTS_LOCAL_TTL or on an invalidation)`,
       `CPU, GET phase:   ${get.cpu}`,
       `CPU, hello phase: ${helloPhase.cpu}`,
+      `CPU per request, GET:   ${get.perRequest}`,
+      `CPU per request, hello: ${helloPhase.perRequest}`,
     );
+    if (revalidate) {
+      lines.push(`CPU, 304 phase:   ${revalidate.cpu}`, `CPU per request, 304:   ${revalidate.perRequest}`);
+    }
   }
-  const busiest = Math.max(post.other, get?.other ?? 0, helloPhase?.other ?? 0);
+  const busiest = Math.max(post.other, get?.other ?? 0, revalidate?.other ?? 0, helloPhase?.other ?? 0);
   if (busiest > 0.25) {
     lines.push(
       `WARNING: other (or ended) processes used up to ${Math.round(busiest * 100)}% of a core during a phase: a shared machine; these figures understate`,
