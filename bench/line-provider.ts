@@ -1,5 +1,6 @@
 /**
- * line-provider's ApplyScore against a plain grpc-js echo, measured in one run from one client process.
+ * line-provider's ApplyScore (one score a call) and ApplyScores (a batch a call) against a plain grpc-js
+ * echo, measured in one run from one client process; with --rounds N, N times, alternating.
  *
  *   npm run bench:line-provider -- [--seconds 10] [--concurrency 64] … (--help lists every option)
  *
@@ -18,7 +19,7 @@ import { describeCpu, sampleCpu } from './lib/cpu.js';
 import { createEchoClient } from './lib/echo.js';
 import { runLoad } from './lib/load.js';
 import { BENCH_HELP, parseBenchOptions, type BenchOptions } from './lib/options.js';
-import { report } from './lib/report.js';
+import { report, type Round } from './lib/report.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DB_NAME = 'scoreline_bench_lp';
@@ -36,7 +37,7 @@ if (options.help) {
   console.log(BENCH_HELP);
   process.exit(0);
 }
-const { seconds, warmup, concurrency } = options;
+const { seconds, warmup } = options;
 const config = loadConfig({
   BENCH_DATABASE_URL: env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
   /** Passed on to the children. */
@@ -83,14 +84,21 @@ async function backendPids(): Promise<number[]> {
   return rows.map((r) => r.pid);
 }
 
-async function phase(name: string, pid: number | undefined, call: () => Promise<unknown>) {
+/** `itemsPerCall` > 1: CPU is reported per item rather than per call. */
+async function phase(
+  serverName: string,
+  pid: number | undefined,
+  concurrency: number,
+  call: () => Promise<unknown>,
+  itemsPerCall = 1,
+) {
   if (warmup > 0) await runLoad({ seconds: warmup, concurrency, call });
   const before = sampleCpu(pid, await backendPids());
   const result = await runLoad({ seconds, concurrency, call });
   // Backends opened during the phase count too; pids are looked up before the CPU is read.
   const after = sampleCpu(pid, [...new Set([...before.postgres.keys(), ...(await backendPids())])]);
-  const serverName = name === 'echo' ? 'echo server' : 'line-provider';
-  return { name, result, cpu: describeCpu(before, after, serverName, result.calls) };
+  const unit = itemsPerCall > 1 ? 'item' : 'call';
+  return { result, cpu: describeCpu(before, after, serverName, result.calls * itemsPerCall, unit) };
 }
 
 async function main() {
@@ -166,8 +174,20 @@ async function main() {
   const workload = createApplyWorkload({ client: lpClient, internalToken: INTERNAL_TOKEN, eventIds });
   const payload = Buffer.alloc(workload.sampleRequestBytes(), 7);
 
-  const echoPhase = await phase('echo', echo.pid, () => echoClient.echo(payload));
-  const applyPhase = await phase('ApplyScore', lp.pid, () => workload.call());
+  const rounds: Round[] = [];
+  for (let i = 0; i < options.rounds; i++) {
+    rounds.push({
+      echo: await phase('echo server', echo.pid, options.concurrency, () => echoClient.echo(payload)),
+      apply: await phase('line-provider', lp.pid, options.concurrency, () => workload.call()),
+      batch: await phase(
+        'line-provider',
+        lp.pid,
+        options.batchConcurrency,
+        () => workload.callBatch(options.batch),
+        options.batch,
+      ),
+    });
+  }
 
   const { rows: sums } = await benchDb.query<{ count: number; sum: number }>(
     'SELECT coalesce(sum(score_count), 0)::int8 AS count, coalesce(sum(score_sum), 0)::int8 AS sum FROM events',
@@ -177,8 +197,7 @@ async function main() {
     database: DB_NAME,
     serverVersion: rows[0]!.server_version.split(' ')[0]!,
     requestBytes: payload.length,
-    echo: echoPhase,
-    apply: applyPhase,
+    rounds,
     answers: workload.counts,
     aggregates: sums[0]!,
     expected: workload.expected(),

@@ -3,7 +3,7 @@ import * as grpc from '@grpc/grpc-js';
 import { v1 } from '@scoreline/contracts';
 
 /**
- * The ApplyScore mix: three calls in four apply a new score (fresh UUID, version 1, a random event,
+ * The ApplyScore mix: three items in four apply a new score (fresh UUID, version 1, a random event,
  * user u<n>, rate 1–5); every fourth changes a score applied earlier (version 2, another rate).
  * It remembers the rate in effect for each score, so the database's aggregates can be checked after.
  */
@@ -45,22 +45,40 @@ export function createApplyWorkload(options: {
     });
   };
 
+  const sendBatch = (items: v1.ApplyScoreRequest[]) =>
+    new Promise<v1.ApplyScoresResponse>((resolve, reject) => {
+      const metadata = new grpc.Metadata();
+      metadata.set('authorization', `Bearer ${options.internalToken}`);
+      client.applyScores({ items }, metadata, { deadline: Date.now() + 60_000 }, (error, response) =>
+        error ? reject(error) : resolve(response),
+      );
+    });
+
+  const record = (request: v1.ApplyScoreRequest, response: v1.ApplyScoreResponse | undefined) => {
+    if (response?.outcome !== v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_APPLIED) {
+      counts.otherOutcomes++;
+      return;
+    }
+    applied.set(request.scoreId, request.rate);
+    if (request.version === 1) {
+      counts.newApplied++;
+      changeable.push(request);
+    } else {
+      counts.changesApplied++;
+    }
+  };
+
   return {
     counts,
     async call() {
       const request = next();
-      const response = await send(request);
-      if (response.outcome !== v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_APPLIED) {
-        counts.otherOutcomes++;
-        return;
-      }
-      applied.set(request.scoreId, request.rate);
-      if (request.version === 1) {
-        counts.newApplied++;
-        changeable.push(request);
-      } else {
-        counts.changesApplied++;
-      }
+      record(request, await send(request));
+    },
+    /** One ApplyScores call of `size` items drawn from the same mix as {@link call}. */
+    async callBatch(size: number) {
+      const items = Array.from({ length: size }, next);
+      const { results } = await sendBatch(items);
+      items.forEach((item, i) => record(item, results[i]));
     },
     /** What the events' aggregates should add up to: one count per score, its rate in effect. */
     expected() {

@@ -63,13 +63,15 @@ export function sampleCpu(serverPid: number | undefined, postgresPids: readonly 
 /**
  * "bench client 45%, line-provider 80%, postgres 60%, other processes 5%, machine busy 93% of all cores":
  * percentages of one core, except the last. "Other" is whatever else ran (a shared machine's noise).
- * With `calls`, also CPU milliseconds per call of each, which noise from other processes disturbs less.
+ * With `calls`, also CPU milliseconds per call (or per `unit`: items of batched calls) of each, which
+ * noise from other processes disturbs less.
  */
 export function describeCpu(
   before: CpuSample,
   after: CpuSample,
   serverName: string,
   calls?: number,
+  unit = 'call',
 ): { text: string; otherCores: number } {
   const seconds = (after.at - before.at) / 1000;
   const pct = (value: number | undefined) =>
@@ -98,7 +100,7 @@ export function describeCpu(
   if (calls) {
     const ms = (value: number | undefined) =>
       value === undefined ? 'n/a' : ((value * 1000) / calls).toFixed(2);
-    text += `\n    CPU ms per call: client ${ms(self)}, ${serverName} ${ms(server)}, postgres backends ${ms(postgres)}`;
+    text += `\n    CPU ms per ${unit}: client ${ms(self)}, ${serverName} ${ms(server)}, postgres backends ${ms(postgres)}`;
   }
   return { text, otherCores };
 }
