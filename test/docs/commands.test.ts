@@ -26,6 +26,7 @@ const files = (dir: string, ext: string): string[] =>
     e.isDirectory() ? files(join(dir, e.name), ext) : e.name.endsWith(ext) ? [join(dir, e.name)] : [],
   );
 const markdown = ['README.md', 'DEVELOPERS.md', ...files('docs', '.md')];
+const workspaces = (JSON.parse(read('package.json')) as { workspaces: string[] }).workspaces;
 
 const sources: Record<string, Mention[]> = {
   'README.md': commandsInMarkdown('README.md', read('README.md')),
@@ -186,7 +187,9 @@ describe('the commands the documentation and deployment files mention', () => {
       for (const [, span] of text.matchAll(/`([^`\s]+)`/g)) {
         const path = span!.replace(/\/$/, '');
         if (!path.includes('/') || /[:<>{}*$]/.test(path) || !topLevel.has(path.split('/')[0]!)) continue;
-        if (!existsSync(join(root, path))) missing.push(`${file}: \`${span}\``);
+        // Paths inside a service are often written from the service's folder (`test/…`, `src/…`).
+        const bases = ['', ...workspaces];
+        if (!bases.some((base) => existsSync(join(root, base, path)))) missing.push(`${file}: \`${span}\``);
       }
       for (const [, target] of text.matchAll(/\]\(([^)\s]+)\)/g)) {
         if (/^[a-z]+:/.test(target!)) continue;
