@@ -55,8 +55,8 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     expect(await system.pending()).toBe(ids.size);
     // The sagas' jobs are in Redis (waiting to retry) when it is flushed.
     expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBeGreaterThan(0);
+    // No check that the queue is empty now: a step in flight re-queues its retry the moment it fails.
     await privateRedis!.flushAll();
-    expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBe(0);
     await system.startLineProvider();
     await waitFor(async () => (await system!.pending()) === 0, {
       what: 'every saga settled',
