@@ -1,5 +1,5 @@
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { dirname, join } from 'node:path';
 import { buildConfigModel } from './config-model.js';
 import { renderConfigReference, renderEnvExample } from './render-config.js';
@@ -42,4 +42,5 @@ async function main() {
   process.exitCode = stale > 0 ? 1 : 0;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await main();
+// Run as a script (not imported by the drift test); resolved so that spaces or links in the path still match.
+if (process.argv[1] && import.meta.url === pathToFileURL(realpathSync(process.argv[1])).href) await main();

@@ -1,6 +1,7 @@
 import { openDatabase, type Database } from '@scoreline/platform';
 import {
   createTestRedis,
+  freePort,
   privatePostgresAvailable,
   startPrivatePostgres,
   testServices,
@@ -58,10 +59,11 @@ function startLoad(api: string, tokens: string[], eventIds: number[], concurrenc
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
         body: JSON.stringify({ score: 1 + Math.floor(Math.random() * 5) }),
-        signal: AbortSignal.timeout(10_000),
+        // Longer than the API's own wait for a database connection (10 s), so its 503 is seen.
+        signal: AbortSignal.timeout(20_000),
       });
       report.statuses.set(res.status, (report.statuses.get(res.status) ?? 0) + 1);
-      const body = (await res.json()) as { id?: string; version?: number };
+      const body = (await res.json().catch(() => ({}))) as { id?: string; version?: number };
       if (res.status === 202 && body.id && body.version) {
         report.accepted.set(body.id, Math.max(body.version, report.accepted.get(body.id) ?? 0));
       }
@@ -108,8 +110,8 @@ describe.skipIf(skip)(
       await server.createDatabase('line_provider');
       await server.createDatabase('score_maker');
       redis = createTestRedis();
-      const grpcPort = String(26_000 + Math.floor(Math.random() * 3000));
-      const httpPort = String(22_000 + Math.floor(Math.random() * 3000));
+      const grpcPort = String(await freePort());
+      const httpPort = String(await freePort());
       const env = {
         ...secrets,
         REDIS_URL: redis.url,

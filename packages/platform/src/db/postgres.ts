@@ -88,16 +88,18 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     idleTimeoutMillis: 30_000,
     types,
   });
-  // An idle client whose server connection drops emits here; without a handler it would crash the
-  // process. The pool replaces it on next use.
-  pool.on('error', (error) => logger.warn({ err: error }, 'idle PostgreSQL connection failed'));
+  // An idle client whose server connection drops is re-emitted here; without a handler it would crash
+  // the process. The client's own listener below has logged it already; the pool replaces it on next use.
+  pool.on('error', (error) =>
+    logger.debug({ err: error }, 'idle PostgreSQL connection dropped from the pool'),
+  );
   // A client has moments with no 'error' listener at all: pg-pool takes its idle listener off when it
   // hands the client out, before the new holder can add one. When the server shuts down, one socket
   // read can carry a query's last reply (which releases the client and hands it to the next waiter at
   // once) and the FATAL notice right behind it, emitted in that gap. So every client gets a listener of
   // its own for life; a client that failed is not queryable, and pg-pool discards it on release.
   pool.on('connect', (client) => {
-    client.on('error', (error) => logger.debug({ err: error }, 'PostgreSQL connection failed'));
+    client.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL connection failed'));
   });
   const listeners = new Set<ListenerConnection>();
 
@@ -122,15 +124,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       const client = await pool.connect().catch((error: unknown) => {
         throw unavailable(error);
       });
-      // Note a connection failure while we hold the client (a server restart, a terminated backend):
-      // the pending query rejects on its own, and the client is discarded on release rather than
-      // returned to the pool.
+      // A connection failure while we hold the client rejects the pending query; the client's own
+      // lifelong listener (above) takes the 'error' event, and a client that failed is not queryable,
+      // so pg-pool discards it on release instead of returning it to the pool.
       let broken: Error | undefined;
-      const onError = (error: Error) => {
-        broken ??= error;
-        logger.warn({ err: error }, 'PostgreSQL connection failed during a transaction');
-      };
-      client.on('error', onError);
       try {
         await client.query(txOptions.isolation ? `BEGIN ISOLATION LEVEL ${txOptions.isolation}` : 'BEGIN');
         const tx: Queryable = {
@@ -154,7 +151,6 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
         }
         throw unavailable(error);
       } finally {
-        client.off('error', onError);
         client.release(broken);
       }
     },
