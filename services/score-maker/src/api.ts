@@ -105,6 +105,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let closing = false;
+  let stopped: Promise<void> | undefined;
 
   const http = await buildHttpServer({
     logger,
@@ -150,12 +151,18 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
       logger.info({ port }, 'score-maker API listening (HTTP)');
       return { port };
     },
-    async stop() {
-      closing = true;
-      // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, and waits for
-      // requests in flight before resolving.
-      await http.close();
-      for (const close of owned.reverse()) await close();
+    stop() {
+      // Idempotent: a test harness may stop what a test already stopped.
+      stopped ??= (async () => {
+        closing = true;
+        // Requests waiting on Prefer: wait answer now rather than at the end of their wait.
+        waits.closeAll();
+        // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, and waits for
+        // requests in flight before resolving.
+        await http.close();
+        for (const close of owned.reverse()) await close();
+      })();
+      return stopped;
     },
   };
 }

@@ -127,4 +127,19 @@ describe.skipIf(skip)(`GET /scores/{id} with Prefer: wait${skip ? ' [skipped: ne
     expect(res.json()).toMatchObject({ status: 'CONFIRMED' });
     expect(took).toBeLessThan(2_000);
   });
+  // Last: it stops the API.
+  it('when the API shuts down while a request waits, then that request is answered at once and the shutdown does not wait for it', async () => {
+    await system.stopLineProvider(); // the saga cannot settle: the score stays PENDING
+    const id = await submit('stopping', false);
+    const waiting = getScore('stopping', id, 'wait=30');
+    await sleep(300);
+    const stopStarted = Date.now();
+    await system.api.stop();
+    const stopTook = Date.now() - stopStarted;
+    const { res, took } = await waiting;
+    expect(res.statusCode).toBe(200);
+    expect(res.json()).toMatchObject({ id, status: 'PENDING' });
+    expect(took).toBeLessThan(5_000);
+    expect(stopTook).toBeLessThan(5_000);
+  });
 });

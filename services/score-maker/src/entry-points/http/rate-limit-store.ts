@@ -48,7 +48,9 @@ export interface RateLimitStoreOptions {
  * source of truth, so its loss must not turn score submissions into errors. While degraded, a user may
  * get up to (replicas × limit) per window; the switch is logged once each way.
  */
-export function fallbackRateLimitStore(options: RateLimitStoreOptions): FastifyRateLimitStoreCtor {
+export function fallbackRateLimitStore(
+  options: RateLimitStoreOptions,
+): FastifyRateLimitStoreCtor & { close(): void } {
   const { redis } = options;
   let degraded = false;
   const degrade = (error: unknown) => {
@@ -96,5 +98,6 @@ export function fallbackRateLimitStore(options: RateLimitStoreOptions): FastifyR
       return new Store(`${options.namespace}${route?.method ?? ''}${route?.url ?? ''}-`);
     }
   }
-  return Store as unknown as FastifyRateLimitStoreCtor;
+  // close() stops the sync timer, so nothing talks to Redis after the server has let it go.
+  return Object.assign(Store as unknown as FastifyRateLimitStoreCtor, { close: () => counters.close() });
 }

@@ -66,8 +66,9 @@ export function createSyncedCounters(options: SyncedCountersOptions) {
   let syncing = false;
   let lastFailed = false;
 
+  let closed = false;
   const schedule = (now: boolean) => {
-    if (syncing) return;
+    if (syncing || closed) return;
     if (now) {
       clearTimeout(timer);
       timer = undefined;
@@ -151,6 +152,7 @@ export function createSyncedCounters(options: SyncedCountersOptions) {
           return { current: c.known + c.unsynced, ttl };
         }
         // This replica's allowance is used up until Redis has heard of it: wait for that sync.
+        if (closed) return 'unavailable';
         await new Promise<void>((resolve) => {
           c.waiting.push(resolve);
           schedule(true);
@@ -159,7 +161,11 @@ export function createSyncedCounters(options: SyncedCountersOptions) {
       }
     },
     close() {
+      closed = true;
       clearTimeout(timer);
+      // Nothing syncs any more: a request still waiting for a sync is decided locally instead.
+      lastFailed = true;
+      for (const c of counters.values()) for (const resolve of c.waiting.splice(0)) resolve();
     },
   };
 }

@@ -102,15 +102,17 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const { redis, prefix, scoresPerMinute, readsPerMinute } = deps.rateLimit;
+  const store = redis
+    ? fallbackRateLimitStore({ redis, namespace: `${prefix}:rate-limit:`, logger: deps.logger })
+    : undefined;
+  if (store) app.addHook('onClose', () => store.close());
   await app.register(rateLimit, {
     global: true,
     max: readsPerMinute,
     timeWindow: 60_000,
     hook: 'preHandler',
     // Counted in Redis across replicas; per replica in memory while Redis is unreachable.
-    ...(redis
-      ? { store: fallbackRateLimitStore({ redis, namespace: `${prefix}:rate-limit:`, logger: deps.logger }) }
-      : {}),
+    ...(store ? { store } : {}),
     // Signed-in requests are limited per user, anonymous ones per client address.
     keyGenerator: (request) => request.userId ?? request.ip,
     allowList: (request) => ['/healthz', '/readyz', '/metrics'].includes(request.url),

@@ -36,8 +36,23 @@ export interface Waiter {
  */
 export function createSettlementWaits() {
   const waiting = new Map<string, Set<{ announced: boolean; wake?: () => void }>>();
+  let closed = false;
 
   return {
+    /**
+     * Shutting down: every waiting request is woken and no wait sleeps any more, so requests in
+     * flight answer at once (with the score as it stands) instead of holding the shutdown for up to
+     * MAX_WAIT_SECONDS.
+     */
+    closeAll(): void {
+      closed = true;
+      for (const set of waiting.values()) for (const waiter of set) waiter.wake?.();
+    },
+
+    get closed(): boolean {
+      return closed;
+    },
+
     /** A NOTIFY payload: settled score ids, comma-separated. */
     notify(payload: string): void {
       for (const id of payload.split(',')) {
@@ -63,6 +78,7 @@ export function createSettlementWaits() {
       set.add(state);
       return {
         next(ms) {
+          if (closed) return Promise.resolve(false);
           if (state.announced) {
             state.announced = false;
             return Promise.resolve(true);

@@ -88,7 +88,7 @@ export const scoreRoutes =
         reply.raw.once('close', onClose);
         try {
           let score = await read();
-          while (score.status === 'PENDING' && !gone) {
+          while (score.status === 'PENDING' && !gone && !deps.waits.closed) {
             const left = until - Date.now();
             if (left <= 0) break;
             await waiter.next(left);
