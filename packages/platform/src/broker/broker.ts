@@ -1,7 +1,8 @@
 /**
  * The broker carries commands and events between processes: at-least-once, never fire-and-forget.
  * Two adapters implement it with the same semantics (one contract test suite runs against both):
- * Redis through BullMQ for real deployments, and an in-process one for the one-process quick start.
+ * Redis Streams for real deployments (redis-broker.ts says how and why), and an in-process one for the
+ * one-process quick start.
  *
  * Semantics every adapter keeps:
  * - a message is handed to one consumer of its topic at a time; consumers of one topic (in one process
@@ -12,7 +13,10 @@
  *   queue, so give a large `maxAttempts` to whatever must never be dropped;
  * - a message published again with the id of one still queued or in flight is not queued twice;
  * - a message may still arrive twice (a crash after the handler's effect, a republish after the first
- *   copy finished): handlers must be idempotent.
+ *   copy finished): handlers must be idempotent;
+ * - `consumeBatch` hands several deliveries to one handler call; each keeps all of the above on its
+ *   own (its attempt number, its retry and backoff, its `onExhausted`), and a consumer that dies
+ *   mid-batch has the whole batch handed out again, with the same attempt numbers.
  */
 export interface BrokerMessage<P = unknown> {
   /** Unique id; the dedup key for publishing and for consumers' inbox tables. */
@@ -58,6 +62,32 @@ export interface ConsumeOptions {
 
 export type Handler<P = unknown> = (delivery: Delivery<P>) => Promise<void>;
 
+/** What a batch handler reports about the deliveries it was handed. */
+export interface BatchOutcome {
+  /**
+   * Deliveries to try again, by message id, each with its error: each is retried (or handed to
+   * `onExhausted`) exactly as if a single-message handler had thrown that error for it, by its own
+   * attempt count. Every delivery not named here is done.
+   */
+  retry?: ReadonlyMap<string, unknown>;
+}
+
+/**
+ * Handles many deliveries at once. Throwing counts as a failed attempt for every delivery of the batch;
+ * a handler that can tell which items failed returns them in `retry` instead, so one bad item never
+ * holds back the rest.
+ */
+export type BatchHandler<P = unknown> = (deliveries: readonly Delivery<P>[]) => Promise<BatchOutcome | void>;
+
+export interface ConsumeBatchOptions extends ConsumeOptions {
+  /**
+   * Most deliveries per handler call. A batch is whatever is waiting when the consumer asks, up to this:
+   * the consumer never waits for a batch to fill, so latency at low load is that of single messages.
+   * `concurrency` counts batches handled at once.
+   */
+  maxBatch?: number;
+}
+
 export interface Consumer {
   /** Stops taking messages and waits for those in flight to finish. */
   close(): Promise<void>;
@@ -68,6 +98,8 @@ export interface Broker {
   /** Publishes in order; resolves once every message is durably queued (for Redis: in Redis). */
   publish(topic: string, messages: readonly BrokerMessage[], options?: PublishOptions): Promise<void>;
   consume<P = unknown>(topic: string, handler: Handler<P>, options?: ConsumeOptions): Consumer;
+  /** Like `consume`, many deliveries per handler call; the two may not be mixed on one topic. */
+  consumeBatch<P = unknown>(topic: string, handler: BatchHandler<P>, options?: ConsumeBatchOptions): Consumer;
   /** Messages waiting or delayed on a topic (not counting those in flight). */
   depth(topic: string): Promise<number>;
   ping(): Promise<void>;

@@ -2,8 +2,10 @@ import type { Logger } from 'pino';
 import {
   defaultBackoff,
   retryDelay,
+  type BatchHandler,
   type Broker,
   type BrokerMessage,
+  type ConsumeBatchOptions,
   type ConsumeOptions,
   type Consumer,
   type Delivery,
@@ -18,8 +20,9 @@ interface Entry {
 }
 
 interface ConsumerSlot {
+  readonly maxBatch: number;
   hasCapacity(): boolean;
-  run(entry: Entry): void;
+  run(entries: Entry[]): void;
   close(): Promise<void>;
 }
 
@@ -61,6 +64,7 @@ export function createMemoryBroker(options: { logger?: Logger } = {}): Broker {
     topic.entries.splice(i, 0, entry);
   };
 
+  /** Hands each consumer with a free slot the entries due now, up to its batch size, in queue order. */
   const dispatch = (name: string) => {
     const topic = topicOf(name);
     if (topic.timer) {
@@ -70,10 +74,11 @@ export function createMemoryBroker(options: { logger?: Logger } = {}): Broker {
     const now = Date.now();
     for (const consumer of topic.consumers) {
       while (consumer.hasCapacity()) {
-        const head = topic.entries[0];
-        if (!head || head.dueAt > now) break;
-        topic.entries.shift();
-        consumer.run(head);
+        let due = 0;
+        while (due < consumer.maxBatch && due < topic.entries.length && topic.entries[due]!.dueAt <= now)
+          due++;
+        if (due === 0) break;
+        consumer.run(topic.entries.splice(0, due));
       }
     }
     const next = topic.entries[0];
@@ -82,42 +87,57 @@ export function createMemoryBroker(options: { logger?: Logger } = {}): Broker {
     }
   };
 
-  class MemoryConsumer implements Consumer {
+  class MemoryConsumer implements Consumer, ConsumerSlot {
     private inFlight = new Set<Promise<void>>();
     private closing = false;
     private readonly concurrency: number;
     private readonly maxAttempts: number;
+    readonly maxBatch: number;
 
     constructor(
       private readonly name: string,
-      private readonly handler: Handler,
-      private readonly opts: ConsumeOptions,
+      private readonly handler: BatchHandler,
+      private readonly opts: ConsumeBatchOptions,
     ) {
       this.concurrency = opts.concurrency ?? 1;
       this.maxAttempts = opts.maxAttempts ?? 10;
+      this.maxBatch = Math.max(1, opts.maxBatch ?? 1);
     }
 
     hasCapacity() {
       return !this.closing && this.inFlight.size < this.concurrency;
     }
 
-    run(entry: Entry) {
+    run(entries: Entry[]) {
       const topic = topicOf(this.name);
-      const delivery: Delivery = { ...entry.message, attempt: entry.attempt, topic: this.name };
+      const deliveries: Delivery[] = entries.map((e) => ({
+        ...e.message,
+        attempt: e.attempt,
+        topic: this.name,
+      }));
       const task = (async () => {
+        let failed: (delivery: Delivery) => { error: unknown } | undefined;
         try {
-          await this.handler(delivery);
-          topic.ids.delete(entry.message.id);
+          const outcome = await this.handler(deliveries);
+          const retry = outcome?.retry;
+          failed = (d) => (retry?.has(d.id) ? { error: retry.get(d.id) } : undefined);
         } catch (error) {
-          if (entry.attempt >= this.maxAttempts) {
+          failed = () => ({ error });
+        }
+        for (const [i, entry] of entries.entries()) {
+          const delivery = deliveries[i]!;
+          const failure = failed(delivery);
+          if (!failure) {
+            topic.ids.delete(entry.message.id);
+          } else if (entry.attempt >= this.maxAttempts) {
             topic.ids.delete(entry.message.id);
             try {
-              await this.opts.onExhausted?.(delivery, error);
+              await this.opts.onExhausted?.(delivery, failure.error);
             } catch (hookError) {
               options.logger?.error({ err: hookError, topic: this.name }, 'onExhausted failed');
             }
           } else {
-            const delay = retryDelay(this.opts.backoff ?? defaultBackoff, entry.attempt, error);
+            const delay = retryDelay(this.opts.backoff ?? defaultBackoff, entry.attempt, failure.error);
             enqueue(topic, { ...entry, attempt: entry.attempt + 1, dueAt: Date.now() + delay, seq: seq++ });
           }
         }
@@ -136,6 +156,17 @@ export function createMemoryBroker(options: { logger?: Logger } = {}): Broker {
     }
   }
 
+  const consumeBatch = <P>(
+    name: string,
+    handler: BatchHandler<P>,
+    consumeOptions: ConsumeBatchOptions = {},
+  ) => {
+    const consumer = new MemoryConsumer(name, handler as BatchHandler, consumeOptions);
+    topicOf(name).consumers.add(consumer);
+    setImmediate(() => dispatch(name));
+    return consumer;
+  };
+
   return {
     kind: 'memory',
     async publish(name, messages, publishOptions = {}) {
@@ -151,11 +182,11 @@ export function createMemoryBroker(options: { logger?: Logger } = {}): Broker {
       setImmediate(() => dispatch(name));
     },
     consume<P>(name: string, handler: Handler<P>, consumeOptions: ConsumeOptions = {}) {
-      const consumer = new MemoryConsumer(name, handler as Handler, consumeOptions);
-      topicOf(name).consumers.add(consumer);
-      setImmediate(() => dispatch(name));
-      return consumer;
+      // One delivery a call: a throw retries that delivery, as the batch path does for all of a batch.
+      const single: BatchHandler<P> = async ([delivery]) => handler(delivery!);
+      return consumeBatch(name, single, { ...consumeOptions, maxBatch: 1 });
     },
+    consumeBatch,
     async depth(name) {
       return topicOf(name).entries.length;
     },

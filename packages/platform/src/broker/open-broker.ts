@@ -4,11 +4,11 @@ import { createMemoryBroker } from './memory-broker.js';
 import { createRedisBroker } from './redis-broker.js';
 
 export interface BrokerSettings {
-  /** `redis://…` (or `rediss://…`) for BullMQ on Redis; `memory://` for the in-process broker. */
+  /** `redis://…` (or `rediss://…`) for Redis Streams; `memory://` for the in-process broker. */
   url: string;
   logger: Logger;
   prefix?: string;
-  /** Redis only: how long a dead worker's job stays locked, and how often stalled jobs are looked for. */
+  /** Redis only: how long a dead consumer's messages stay its own, and how often they are looked for. */
   lockDurationMs?: number;
   stalledIntervalMs?: number;
 }

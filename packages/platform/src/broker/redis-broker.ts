@@ -1,16 +1,15 @@
-import { Queue, UnrecoverableError, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import {
-  defaultBackoff,
-  retryDelay,
-  type Broker,
-  type BrokerMessage,
-  type ConsumeOptions,
-  type Consumer,
-  type Delivery,
-  type Handler,
+import type {
+  BatchHandler,
+  Broker,
+  ConsumeBatchOptions,
+  ConsumeOptions,
+  Consumer,
+  Handler,
 } from './broker.js';
+import { startStreamConsumer } from './redis-consumer.js';
+import { GROUP, scripts, topicKeys } from './redis-scripts.js';
 
 export interface RedisBrokerOptions {
   url: string;
@@ -18,128 +17,130 @@ export interface RedisBrokerOptions {
   /** Prefix of every Redis key, so several deployments (or test files) can share one Redis. */
   prefix?: string;
   /**
-   * How often BullMQ looks for jobs whose worker died (lock expired) and hands them out again. A dead
-   * worker's message waits at most about this long plus `lockDurationMs`.
+   * How often each consumer looks for entries whose consumer died (idle longer than `lockDurationMs`)
+   * and takes them over. A dead consumer's message waits at most about this long plus `lockDurationMs`.
    */
   stalledIntervalMs?: number;
+  /** How long an entry handed out stays its consumer's; a live consumer keeps its slow batches fresh. */
   lockDurationMs?: number;
-  /** Keep finished jobs this long so that a republished message id is still recognised. */
-  keepCompletedSeconds?: number;
 }
 
-// BullMQ's own attempt limit is set out of reach: each consumer applies its own `maxAttempts`, so both
-// adapters decide "give up" in the same place.
-const UNLIMITED_ATTEMPTS = 2 ** 31 - 1;
-const BACKOFF_TYPE = 'scoreline';
-
-/** Redis adapter: one BullMQ queue per topic. Durable while Redis is; at-least-once across replicas. */
+/**
+ * Redis adapter on Redis Streams. Durable while Redis is; at-least-once across replicas.
+ *
+ * Per topic, under the prefix (redis-scripts.ts has the layout and the scripts):
+ * - a stream of ready entries (field `m` the message as JSON, `a` its attempt number) with one
+ *   consumer group that every consumer in every replica joins, so each entry goes to one of them;
+ * - a hash of the message ids queued, delayed or in flight: publish skips an id already there, which is
+ *   what lets the score-maker sweeper republish a stale saga's step every few seconds under the same
+ *   id without doubling it while the first copy is alive;
+ * - a sorted set of delayed messages (a publish delay, a retry's backoff) scored by due time.
+ *
+ * publish: one script call per publish() (HSETNX per id, then XADD, or ZADD when delayed): the batch
+ * is queued atomically, in order, in one round trip.
+ * Consumers: each has a connection of its own for XREADGROUP … COUNT free×maxBatch BLOCK, where free
+ * is its idle handler slots (`concurrency`); what comes is cut into batches of at most `maxBatch` and
+ * handed out at once, never waiting for a batch to fill. `consume` is `consumeBatch` with batches of
+ * one, so both share this path: a single-message consumer still reads all it has room for at once.
+ * Finishing: one script call (XACK and XDEL of every entry; HDEL of the ids done or exhausted; ZADD of
+ * the retried with attempt + 1, due after `retryDelay`) for all the batches that finished while the
+ * previous call was out, so that many small batches share round trips too. `onExhausted` runs before.
+ * Delayed messages: a script moves due ones to the stream, which wakes blocked readers. Each consumer
+ * runs it on a timer set for the earliest due time it knows of (its own retries, and what the script
+ * returns as the next due time), and at least every second for what others delayed, so a retry is
+ * late by the timer's slack and one round trip.
+ * Dead consumers: every `stalledIntervalMs` a consumer XAUTOCLAIMs entries idle for `lockDurationMs`;
+ * a taken-over entry keeps its attempt number (a crash is no failed attempt). A batch still running
+ * after lockDurationMs / 2 has its entries' idle time reset (only those still its own), so a slow
+ * batch is not taken over. Consumer names are unique per instance; long-idle names with nothing
+ * pending are forgotten.
+ * Redis wiped (FLUSHALL, a restart without persistence): reads fail with NOGROUP (or UNBLOCKED), the
+ * group is created again (MKSTREAM) and reading goes on; what was lost is re-driven by the outbox and
+ * the sweeper. Connection errors are logged as warnings and retried with backoff, never thrown out of
+ * a consumer. Redis must not evict keys (maxmemory-policy noeviction), as for any queue on Redis: a
+ * lost dedup hash entry is harmless, a lost stream is recovered as above, but an evicted hash next to
+ * a live stream could not be told from a live message.
+ *
+ * Why streams rather than BullMQ (one job per message): a BullMQ job costs about ten Redis commands and
+ * a round trip of its own to move and lock, and its lock renewals run per job; here a batch of N costs
+ * a handful of commands and two round trips, plus about one command per message to queue it.
+ * bench/broker.ts measures the difference (npm run bench:broker).
+ */
 export function createRedisBroker(options: RedisBrokerOptions): Broker {
   const { logger } = options;
   const prefix = options.prefix ?? 'scoreline';
-  // BullMQ requires maxRetriesPerRequest null: its blocking commands must wait out a reconnect.
-  const connection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: false });
-  connection.on('error', (error) => logger.warn({ err: error }, 'Redis connection error'));
-  const queues = new Map<string, Queue>();
+  const lockDurationMs = options.lockDurationMs ?? 30_000;
+  const stalledIntervalMs = options.stalledIntervalMs ?? 30_000;
+  // Commands wait out a reconnect rather than fail: a publish resolves once its messages are in Redis.
+  const command = new Redis(options.url, { maxRetriesPerRequest: null, protocol: 2 });
+  command.on('error', (error) => logger.warn({ err: error }, 'Redis connection error'));
   const consumers = new Set<Consumer>();
+  let closed = false;
 
-  const queueOf = (topic: string): Queue => {
-    let queue = queues.get(topic);
-    if (!queue) {
-      queue = new Queue(topic, {
-        connection,
-        prefix,
-        defaultJobOptions: {
-          attempts: UNLIMITED_ATTEMPTS,
-          backoff: { type: BACKOFF_TYPE },
-          removeOnComplete: { age: options.keepCompletedSeconds ?? 600, count: 10_000 },
-          removeOnFail: { age: 7 * 24 * 3600, count: 10_000 },
-        },
-      });
-      queue.on('error', (error) => logger.warn({ err: error, topic }, 'queue error'));
-      queues.set(topic, queue);
-    }
-    return queue;
+  const consumeBatch = <P>(
+    topic: string,
+    handler: BatchHandler<P>,
+    consumeOptions: ConsumeBatchOptions = {},
+  ) => {
+    if (closed) throw new Error('broker is closed');
+    const inner = startStreamConsumer(
+      {
+        url: options.url,
+        command,
+        logger,
+        topic,
+        keys: topicKeys(prefix, topic),
+        lockDurationMs,
+        stalledIntervalMs,
+      },
+      handler as BatchHandler,
+      consumeOptions,
+    );
+    const consumer: Consumer = {
+      async close() {
+        consumers.delete(consumer);
+        await inner.close();
+      },
+    };
+    consumers.add(consumer);
+    return consumer;
   };
 
   return {
     kind: 'redis',
     async publish(topic, messages, publishOptions = {}) {
       if (messages.length === 0) return;
-      for (const m of messages) {
-        // BullMQ uses ':' as its key separator and treats all-digit ids as its own counters.
-        if (m.id.includes(':') || /^\d+$/.test(m.id))
-          throw new Error(`message id not usable as a job id: ${m.id}`);
+      const args: (string | number)[] = [Math.max(0, Math.round(publishOptions.delayMs ?? 0))];
+      for (const message of messages) {
+        if (typeof message.id !== 'string' || message.id === '')
+          throw new Error('message id must be a non-empty string');
+        args.push(message.id, JSON.stringify(message));
       }
-      // addBulk is one MULTI: all of the batch is queued, in order, or none of it.
-      await queueOf(topic).addBulk(
-        messages.map((message) => ({
-          name: message.type,
-          data: message,
-          opts: { jobId: message.id, delay: publishOptions.delayMs },
-        })),
-      );
+      const keys = topicKeys(prefix, topic);
+      await scripts.publish(command, [keys.stream, keys.ids, keys.delayed], args);
     },
 
     consume<P>(topic: string, handler: Handler<P>, consumeOptions: ConsumeOptions = {}) {
-      const maxAttempts = consumeOptions.maxAttempts ?? 10;
-      const backoff = consumeOptions.backoff ?? defaultBackoff;
-      const worker = new Worker<BrokerMessage<P>>(
-        topic,
-        async (job: Job<BrokerMessage<P>>) => {
-          const delivery: Delivery<P> = { ...job.data, attempt: job.attemptsMade + 1, topic };
-          try {
-            await handler(delivery);
-          } catch (error) {
-            if (delivery.attempt < maxAttempts) throw error;
-            try {
-              await consumeOptions.onExhausted?.(delivery, error);
-            } catch (hookError) {
-              logger.error({ err: hookError, topic }, 'onExhausted failed');
-            }
-            // Kept in the failed set for inspection; never retried again.
-            throw new UnrecoverableError(error instanceof Error ? error.message : String(error));
-          }
-        },
-        {
-          connection,
-          prefix,
-          concurrency: consumeOptions.concurrency ?? 1,
-          stalledInterval: options.stalledIntervalMs ?? 30_000,
-          lockDuration: options.lockDurationMs ?? 30_000,
-          // A job whose worker died is handed out again however many times that happens: giving up
-          // here would lose the message.
-          maxStalledCount: UNLIMITED_ATTEMPTS,
-          settings: {
-            backoffStrategy: (attemptsMade: number, _type?: string, error?: Error) =>
-              retryDelay(backoff, attemptsMade, error),
-          },
-        },
-      );
-      worker.on('error', (error) => logger.warn({ err: error, topic }, 'worker error'));
-      const consumer: Consumer = {
-        async close() {
-          consumers.delete(consumer);
-          await worker.close();
-        },
-      };
-      consumers.add(consumer);
-      return consumer;
+      // One delivery a call: a throw retries that delivery, as the batch path does for all of a batch.
+      const single: BatchHandler<P> = async ([delivery]) => handler(delivery!);
+      return consumeBatch(topic, single, { ...consumeOptions, maxBatch: 1 });
     },
 
+    consumeBatch,
+
     async depth(topic) {
-      const counts = await queueOf(topic).getJobCounts('wait', 'delayed', 'prioritized');
-      return Object.values(counts).reduce((a, b) => a + b, 0);
+      const keys = topicKeys(prefix, topic);
+      return Number(await scripts.depth(command, [keys.stream, keys.delayed], [GROUP]));
     },
 
     async ping() {
-      await connection.ping();
+      await command.ping();
     },
 
     async close() {
+      closed = true;
       await Promise.all([...consumers].map((c) => c.close()));
-      await Promise.all([...queues.values()].map((q) => q.close()));
-      queues.clear();
-      await connection.quit().catch(() => connection.disconnect());
+      await command.quit().catch(() => command.disconnect());
     },
   };
 }
