@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 export * as v1 from './v1.js';
+export { EVENT_CHANGED_TOPIC } from './topics.js';
 export * as legacy from './gen/legacy/line_provider.js';
 // gRPC's own protocols, served next to the services above (grpc/grpc-proto, unchanged).
 export * as health from './gen/grpc/health/v1/health.js';

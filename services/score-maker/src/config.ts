@@ -90,11 +90,16 @@ export const workerConfigSchema = {
   SAGA_SWEEP_INTERVAL: env.duration('5s'),
   /** How often events with scores not yet final are checked against line-provider. */
   RECONCILE_INTERVAL: env.duration('1m'),
-  /** Saga steps one worker process handles at once. */
-  WORKER_CONCURRENCY: env.integer(32, { min: 1, max: 1000 }),
-  /** How long a job a dead worker held waits before another worker takes it (BullMQ lock). */
+  /**
+   * Batches of saga steps one worker process handles at once, per queue. A batch is whatever is
+   * waiting, up to WORKER_BATCH_SIZE: at low load each batch holds one step.
+   */
+  WORKER_CONCURRENCY: env.integer(8, { min: 1, max: 1000 }),
+  /** The most saga steps in one batch: one load, one line-provider call and one settling statement. */
+  WORKER_BATCH_SIZE: env.integer(200, { min: 1, max: 1000 }),
+  /** How long messages a dead worker was handed wait before another worker takes them. */
   BROKER_LOCK_DURATION: env.duration('30s'),
-  /** How often a worker checks for jobs whose worker died (BullMQ stalled check). */
+  /** How often a worker looks for messages whose worker died. */
   BROKER_STALLED_INTERVAL: env.duration('15s'),
   /** How often the outbox relay looks for new rows when no NOTIFY has woken it. */
   OUTBOX_POLL_INTERVAL: env.duration('1s'),

@@ -1,4 +1,5 @@
 import { createServer, type Server } from 'node:http';
+import { EVENT_CHANGED_TOPIC } from '@scoreline/contracts';
 import {
   createOutboxRelay,
   migrate,
@@ -19,16 +20,22 @@ import { createIdempotencyRepository } from './data-access/idempotency-repositor
 import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';
 import { createSagaRepository } from './data-access/saga-repository.js';
-import { APPLY_TOPIC, REVERT_TOPIC } from './domain/score.js';
-import { createEventChangedHandler, type EventChangedPayload } from './entry-points/worker/event-changed.js';
+import {
+  APPLY_TOPIC,
+  REVERT_TOPIC,
+  type ApplyScoreCommand,
+  type RevertScoreCommand,
+} from './domain/score.js';
+import {
+  applyDeliveries,
+  applyExhausted,
+  eventChangedDeliveries,
+  revertDeliveries,
+} from './entry-points/worker/deliveries.js';
 import { periodic } from './entry-points/worker/periodic.js';
-import { createReconciler } from './entry-points/worker/reconciler.js';
-import { createSagaSteps } from './entry-points/worker/saga-steps.js';
-import { createSweeper } from './entry-points/worker/sweeper.js';
-import type { ApplyScoreCommand, RevertScoreCommand } from './domain/score.js';
+import { createEventChanges } from './use-cases/event-changes.js';
+import { createSaga } from './use-cases/saga.js';
 
-/** line-provider's outbox topic (services/line-provider data-access/event-repository.ts). */
-export const EVENT_CHANGED_TOPIC = 'line-provider.event-changed';
 const UNLIMITED = 2 ** 31 - 1;
 
 export interface ScoreMakerWorker {
@@ -102,12 +109,19 @@ export async function buildScoreMakerWorker(
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 
   const sagas = createSagaRepository();
-  const steps = createSagaSteps({
+  const saga = createSaga({
     db,
     sagas,
     lineProvider,
+    broker,
     logger: logger.child({ component: 'saga' }),
     settings: { maxAttempts: config.SAGA_MAX_ATTEMPTS, timeoutMs: config.SAGA_TIMEOUT },
+  });
+  const eventChanges = createEventChanges({
+    db,
+    sagas,
+    cache,
+    logger: logger.child({ component: 'event-changed' }),
   });
   const relay = createOutboxRelay({
     db,
@@ -117,8 +131,8 @@ export async function buildScoreMakerWorker(
     pollIntervalMs: config.OUTBOX_POLL_INTERVAL,
     retentionMs: config.OUTBOX_RETENTION,
   });
-  const sweep = createSweeper({ db, sagas, broker, logger, afterMs: config.SAGA_SWEEP_AFTER });
-  const reconcile = createReconciler({ db, sagas, lineProvider, logger });
+  const sweep = () => saga.redrive(config.SAGA_SWEEP_AFTER);
+  const reconcile = () => saga.reconcile();
   const idempotency = createIdempotencyRepository();
   const jobs = [
     periodic('sweeper', config.SAGA_SWEEP_INTERVAL, async () => void (await sweep()), logger),
@@ -169,29 +183,25 @@ export async function buildScoreMakerWorker(
     reconcile,
     async start() {
       await migrate(db, scoreMakerMigrations, logger);
+      const batches = { concurrency: config.WORKER_CONCURRENCY, maxBatch: config.WORKER_BATCH_SIZE };
       consumers.push(
-        broker.consume<ApplyScoreCommand>(APPLY_TOPIC, steps.apply, {
-          concurrency: config.WORKER_CONCURRENCY,
+        broker.consumeBatch<ApplyScoreCommand>(APPLY_TOPIC, applyDeliveries(saga), {
+          ...batches,
           // apply() compensates at SAGA_MAX_ATTEMPTS; the broker's limit is only a safety net behind it.
           maxAttempts: config.SAGA_MAX_ATTEMPTS + 1,
           backoff,
-          onExhausted: steps.applyExhausted,
+          onExhausted: applyExhausted(saga),
         }),
-        broker.consume<RevertScoreCommand>(REVERT_TOPIC, steps.revert, {
-          concurrency: config.WORKER_CONCURRENCY,
+        broker.consumeBatch<RevertScoreCommand>(REVERT_TOPIC, revertDeliveries(saga), {
+          ...batches,
           maxAttempts: UNLIMITED,
           backoff: { ...backoff, maxMs: config.SAGA_REVERT_BACKOFF_MAX },
         }),
-        broker.consume<EventChangedPayload>(
-          EVENT_CHANGED_TOPIC,
-          createEventChangedHandler({
-            db,
-            sagas,
-            cache,
-            logger: logger.child({ component: 'event-changed' }),
-          }),
-          { concurrency: 8, maxAttempts: UNLIMITED, backoff },
-        ),
+        broker.consumeBatch(EVENT_CHANGED_TOPIC, eventChangedDeliveries(eventChanges), {
+          ...batches,
+          maxAttempts: UNLIMITED,
+          backoff,
+        }),
       );
       await relay.start();
       for (const job of jobs) job.start();
@@ -216,7 +226,10 @@ export async function buildScoreMakerWorker(
           });
         });
       }
-      logger.info({ port, concurrency: config.WORKER_CONCURRENCY }, 'score-maker worker started');
+      logger.info(
+        { port, concurrency: config.WORKER_CONCURRENCY, batchSize: config.WORKER_BATCH_SIZE },
+        'score-maker worker started',
+      );
       return { port };
     },
     async stop() {

@@ -76,14 +76,20 @@ describe.skipIf(skip)(`GET /scores/{id} with Prefer: wait${skip ? ' [skipped: ne
     const sagas = createSagaRepository();
     const settledAt = Date.now();
     for (const [i, id] of ids.entries()) {
-      const settled = await sagas.settle(system.smDb.db, id, 1, 'APPLYING', {
-        status: 'CONFIRMED',
-        rate: null,
-        confirmedRate: 4,
-        confirmedVersion: 1,
-        reason: null,
-      });
-      expect(settled, users[i]).toBe(true);
+      const settled = await sagas.settle(system.smDb.db, 'APPLYING', [
+        {
+          scoreId: id,
+          version: 1,
+          settlement: {
+            status: 'CONFIRMED',
+            rate: null,
+            confirmedRate: 4,
+            confirmedVersion: 1,
+            reason: null,
+          },
+        },
+      ]);
+      expect(settled, users[i]).toBe(1);
     }
     const results = await Promise.all(waiting);
     expect(answered.filter((s) => s !== 'CONFIRMED')).toEqual([]);

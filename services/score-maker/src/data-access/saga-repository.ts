@@ -1,10 +1,14 @@
-import type { Database, Queryable } from '@scoreline/platform';
+import type { BrokerMessage, Database, Queryable } from '@scoreline/platform';
 import type { Settlement } from '../domain/saga.js';
-import { REVERT_TOPIC, type Score } from '../domain/score.js';
-import { stepId, toScore } from './score-repository.js';
+import { commandColumns, OUTBOX_COLUMNS, type SagaCommandType } from './saga-commands.js';
 
 /** NOTIFY channel of settlements; the payload is the settled score ids, comma-separated. */
 export const SCORE_SETTLED_CHANNEL = 'score_settled';
+
+/** Ids per NOTIFY payload: 36-character UUIDs and commas stay well under PostgreSQL's 8000 bytes. */
+const IDS_PER_NOTIFY = 200;
+
+export type SagaStep = 'APPLYING' | 'REVERTING';
 
 export interface StaleSaga {
   id: string;
@@ -12,8 +16,27 @@ export interface StaleSaga {
   eventId: number;
   userId: string;
   rate: number;
-  sagaState: 'APPLYING' | 'REVERTING';
+  sagaState: SagaStep;
   pendingSince: Date;
+}
+
+/** Where one score's saga stands, as the worker reads it before a step. */
+export interface SagaPosition {
+  version: number;
+  sagaState: SagaStep | null;
+  pendingSince: Date | null;
+}
+
+export interface StepSettlement {
+  scoreId: string;
+  version: number;
+  settlement: Settlement;
+}
+
+/** A saga command read back from the database, ready to publish again (the sweeper's re-drive). */
+export interface StoredCommand {
+  topic: string;
+  message: BrokerMessage;
 }
 
 async function listSagas(
@@ -26,7 +49,7 @@ async function listSagas(
     event_id: number;
     user_id: string;
     rate: number;
-    saga_state: 'APPLYING' | 'REVERTING';
+    saga_state: SagaStep;
     pending_since: Date;
   }>(
     `SELECT id, version, event_id, user_id, rate, saga_state, pending_since FROM scores
@@ -37,8 +60,8 @@ async function listSagas(
   );
   return rows.map((r) => ({
     id: r.id,
-    version: r.version,
-    eventId: r.event_id,
+    version: Number(r.version),
+    eventId: Number(r.event_id),
     userId: r.user_id,
     rate: r.rate,
     sagaState: r.saga_state,
@@ -46,65 +69,129 @@ async function listSagas(
   }));
 }
 
+/*
+ * Settles many steps in one statement. Each row settles only if its score is still at that version and
+ * that step: a reply for a superseded version, or a duplicate reply, matches nothing and changes nothing.
+ * The NOTIFY wakes API requests waiting on these scores (Prefer: wait). A transaction that notifies
+ * takes PostgreSQL's notify lock until its commit is flushed, so such commits run one at a time: that
+ * is why a batch settles in one statement, with one NOTIFY per IDS_PER_NOTIFY scores.
+ * Rows are locked in score id order (the input is sorted) to keep concurrent batches from deadlocking.
+ */
+const SETTLE_SQL = `
+WITH v AS (
+  SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::text[], $4::smallint[], $5::smallint[], $6::bigint[], $7::text[])
+    AS v(id, version, status, rate, confirmed_rate, confirmed_version, reason)
+), settled AS (
+  UPDATE scores s SET status = v.status, rate = COALESCE(v.rate, s.rate), confirmed_rate = v.confirmed_rate,
+    confirmed_version = v.confirmed_version, reason = v.reason, saga_state = NULL, updated_at = now()
+  FROM v
+  WHERE s.id = v.id AND s.version = v.version AND s.saga_state = $8
+  RETURNING s.id
+), chunks AS (
+  SELECT id, (row_number() OVER () - 1) / ${IDS_PER_NOTIFY} AS chunk FROM settled
+)
+SELECT count(*)::int AS settled, pg_notify('${SCORE_SETTLED_CHANNEL}', string_agg(id::text, ',')) AS notified
+FROM chunks GROUP BY chunk`;
+
+/*
+ * The timeout's compensation for many steps, in one statement: each saga still applying that version
+ * moves to REVERTING, and its RevertScore command goes into the outbox, which retries it until
+ * line-provider takes it.
+ */
+const BEGIN_REVERT_SQL = `
+WITH v AS (
+  SELECT * FROM unnest($1::uuid[], $2::bigint[]) AS v(id, version)
+), s AS (
+  UPDATE scores sc SET saga_state = 'REVERTING'
+  FROM v WHERE sc.id = v.id AND sc.version = v.version AND sc.saga_state = 'APPLYING'
+  RETURNING sc.*
+)
+INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${commandColumns('RevertScore', 's')} FROM s`;
+
+/* The sweeper's re-drive: the current step's command of every saga unsettled for too long. */
+const STALE_COMMANDS_SQL = `
+WITH s AS (
+  SELECT * FROM scores
+  WHERE saga_state IS NOT NULL
+    AND pending_since <= now() - make_interval(secs => $1::double precision / 1000)
+  ORDER BY pending_since LIMIT $2
+)
+SELECT ${commandColumns('ApplyScore', 's')}, s.created_at FROM s WHERE s.saga_state = 'APPLYING'
+UNION ALL
+SELECT ${commandColumns('RevertScore', 's')}, s.created_at FROM s WHERE s.saga_state = 'REVERTING'`;
+
+const bySortedId = <T extends { scoreId: string }>(items: readonly T[]): T[] =>
+  [...items].sort((a, b) => (a.scoreId < b.scoreId ? -1 : a.scoreId > b.scoreId ? 1 : 0));
+
 export function createSagaRepository() {
   return {
-    async get(db: Queryable, scoreId: string): Promise<Score | undefined> {
-      const { rows } = await db.query<Parameters<typeof toScore>[0]>('SELECT * FROM scores WHERE id = $1', [
-        scoreId,
+    /** Where each of these scores' sagas stands; scores that do not exist are missing from the map. */
+    async positions(db: Queryable, scoreIds: readonly string[]): Promise<Map<string, SagaPosition>> {
+      const { rows } = await db.query<{
+        id: string;
+        version: string;
+        saga_state: SagaStep | null;
+        pending_since: Date | null;
+      }>('SELECT id, version, saga_state, pending_since FROM scores WHERE id = ANY($1::uuid[])', [scoreIds]);
+      return new Map(
+        rows.map((r) => [
+          r.id,
+          { version: Number(r.version), sagaState: r.saga_state, pendingSince: r.pending_since },
+        ]),
+      );
+    },
+
+    /** Settles the steps that are still current (see SETTLE_SQL); returns how many settled. */
+    async settle(db: Queryable, step: SagaStep, items: readonly StepSettlement[]): Promise<number> {
+      if (items.length === 0) return 0;
+      const sorted = bySortedId(items);
+      const { rows } = await db.query<{ settled: number }>(SETTLE_SQL, [
+        sorted.map((i) => i.scoreId),
+        sorted.map((i) => i.version),
+        sorted.map((i) => i.settlement.status),
+        sorted.map((i) => i.settlement.rate),
+        sorted.map((i) => i.settlement.confirmedRate),
+        sorted.map((i) => i.settlement.confirmedVersion),
+        sorted.map((i) => i.settlement.reason),
+        step,
       ]);
-      return rows[0] && toScore(rows[0]);
+      return rows.reduce((sum, r) => sum + r.settled, 0);
     },
 
-    /**
-     * Settles version `version` if its saga is still at `step`. A reply for a superseded version, or a
-     * duplicate reply, matches nothing and changes nothing.
-     */
-    async settle(
-      db: Queryable,
-      scoreId: string,
-      version: number,
-      step: 'APPLYING' | 'REVERTING',
-      s: Settlement,
-    ): Promise<boolean> {
-      // The NOTIFY wakes API requests waiting on these scores (GET /scores/{id} with Prefer: wait).
-      // A transaction that notifies takes PostgreSQL's notify lock until its commit is flushed, so such
-      // commits run one at a time: keep it one NOTIFY per settle statement, and settle many scores per
-      // statement where throughput matters (a payload holds at most 8000 bytes, ~200 ids).
-      const { rows } = await db.query(
-        `WITH settled AS (
-           UPDATE scores SET status = $4, rate = COALESCE($5, rate), confirmed_rate = $6, confirmed_version = $7,
-             reason = $8, saga_state = NULL, updated_at = now()
-           WHERE id = $1 AND version = $2 AND saga_state = $3
-           RETURNING id
-         )
-         SELECT pg_notify('${SCORE_SETTLED_CHANNEL}', string_agg(id::text, ',')) FROM settled HAVING count(*) > 0`,
-        [scoreId, version, step, s.status, s.rate, s.confirmedRate, s.confirmedVersion, s.reason],
-      );
-      return rows.length === 1;
+    /** Starts the timeout's compensation for each step still applying (see BEGIN_REVERT_SQL). */
+    async beginRevert(
+      db: Database | Queryable,
+      items: readonly { scoreId: string; version: number }[],
+    ): Promise<number> {
+      if (items.length === 0) return 0;
+      const sorted = bySortedId(items);
+      const { rowCount } = await db.query(BEGIN_REVERT_SQL, [
+        sorted.map((i) => i.scoreId),
+        sorted.map((i) => i.version),
+      ]);
+      return rowCount;
     },
 
-    /**
-     * The timeout's compensation, started in one transaction: the saga moves to REVERTING and a
-     * RevertScore command goes into the outbox, which retries it until line-provider takes it.
-     */
-    async beginRevert(db: Database, scoreId: string, version: number): Promise<boolean> {
-      const { rowCount } = await db.query(
-        `WITH s AS (
-           UPDATE scores SET saga_state = 'REVERTING' WHERE id = $1 AND version = $2 AND saga_state = 'APPLYING'
-           RETURNING id, version
-         )
-         INSERT INTO outbox (message_id, topic, message_key, type, payload)
-         SELECT ${stepId('s.id', 's.version', 'RevertScore')}, $3, s.id::text, 'RevertScore',
-           jsonb_build_object('scoreId', s.id, 'version', s.version)
-         FROM s`,
-        [scoreId, version, REVERT_TOPIC],
-      );
-      return rowCount === 1;
-    },
-
-    /** Sagas still unsettled since before `olderThanMs` ago, oldest first (what the sweeper re-drives). */
-    async findStale(db: Queryable, olderThanMs: number, limit: number): Promise<StaleSaga[]> {
-      return listSagas(db, { olderThanMs, revertingOnly: false, limit });
+    /** The current step's command of up to `limit` sagas unsettled since before `olderThanMs` ago. */
+    async staleCommands(db: Queryable, olderThanMs: number, limit: number): Promise<StoredCommand[]> {
+      const { rows } = await db.query<{
+        message_id: string;
+        topic: string;
+        message_key: string;
+        type: SagaCommandType;
+        payload: unknown;
+        created_at: Date;
+      }>(STALE_COMMANDS_SQL, [olderThanMs, limit]);
+      return rows.map((r) => ({
+        topic: r.topic,
+        message: {
+          id: r.message_id,
+          type: r.type,
+          key: r.message_key,
+          payload: r.payload,
+          createdAt: r.created_at.toISOString(),
+        },
+      }));
     },
 
     /** How many sagas are in flight, compensating, and compensating for longer than `stuckAfterMs`. */
@@ -133,30 +220,34 @@ export function createSagaRepository() {
         : listSagas(db, { olderThanMs: 0, revertingOnly: false, limit: options.limit });
     },
 
-    /** Records a consumed message; false when it was consumed before (a duplicate). */
-    async claimMessage(tx: Queryable, messageId: string, topic: string): Promise<boolean> {
-      const { rowCount } = await tx.query(
-        'INSERT INTO inbox (message_id, topic) VALUES ($1, $2) ON CONFLICT (message_id) DO NOTHING',
-        [messageId, topic],
+    /** Records consumed messages; returns the ids not consumed before (the rest are duplicates). */
+    async claimMessages(tx: Queryable, messageIds: readonly string[], topic: string): Promise<Set<string>> {
+      if (messageIds.length === 0) return new Set();
+      const { rows } = await tx.query<{ message_id: string }>(
+        `INSERT INTO inbox (message_id, topic) SELECT id, $2 FROM unnest($1::uuid[]) AS id ORDER BY id
+         ON CONFLICT (message_id) DO NOTHING RETURNING message_id`,
+        [messageIds, topic],
       );
-      return rowCount === 1;
+      return new Set(rows.map((r) => r.message_id));
     },
 
-    async markEventFinal(tx: Queryable, eventId: number): Promise<number> {
+    /** Marks every score of these events final; returns how many changed. */
+    async markEventsFinal(tx: Queryable, eventIds: readonly number[]): Promise<number> {
+      if (eventIds.length === 0) return 0;
       const { rowCount } = await tx.query(
-        'UPDATE scores SET final = true, updated_at = now() WHERE event_id = $1 AND NOT final',
-        [eventId],
+        'UPDATE scores SET final = true, updated_at = now() WHERE event_id = ANY($1::bigint[]) AND NOT final',
+        [eventIds],
       );
       return rowCount;
     },
 
     /** Events that still have scores not marked final, for reconciliation with line-provider. */
     async eventsWithOpenScores(db: Queryable, limit: number): Promise<number[]> {
-      const { rows } = await db.query<{ event_id: number }>(
+      const { rows } = await db.query<{ event_id: string }>(
         'SELECT DISTINCT event_id FROM scores WHERE NOT final ORDER BY event_id LIMIT $1',
         [limit],
       );
-      return rows.map((r) => r.event_id);
+      return rows.map((r) => Number(r.event_id));
     },
 
     async purgeInbox(db: Queryable, olderThanMs: number): Promise<number> {

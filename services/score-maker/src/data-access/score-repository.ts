@@ -1,5 +1,6 @@
 import type { Queryable } from '@scoreline/platform';
-import { APPLY_TOPIC, type Score } from '../domain/score.js';
+import type { Score } from '../domain/score.js';
+import { commandColumns, OUTBOX_COLUMNS } from './saga-commands.js';
 
 interface ScoreRow {
   id: string;
@@ -55,17 +56,9 @@ WITH s AS (
     WHERE NOT sc.final
   RETURNING *
 ), o AS (
-  INSERT INTO outbox (message_id, topic, message_key, type, payload)
-  SELECT ${stepId('s.id', 's.version', 'ApplyScore')}, $4, s.id::text, 'ApplyScore',
-    jsonb_build_object('scoreId', s.id, 'version', s.version, 'eventId', s.event_id, 'userId', s.user_id, 'rate', s.rate)
-  FROM s
+  INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${commandColumns('ApplyScore', 's')} FROM s
 )
 SELECT * FROM s`;
-
-/** SQL for the message id of one saga step: a UUID from md5(score id, version, command). */
-export function stepId(scoreId: string, version: string, command: 'ApplyScore' | 'RevertScore'): string {
-  return `md5(${scoreId}::text || ':' || ${version}::text || ':${command}')::uuid`;
-}
 
 export function createScoreRepository() {
   return {
@@ -74,12 +67,7 @@ export function createScoreRepository() {
       tx: Queryable,
       input: { userId: string; eventId: number; rate: number },
     ): Promise<Score | undefined> {
-      const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [
-        input.userId,
-        input.eventId,
-        input.rate,
-        APPLY_TOPIC,
-      ]);
+      const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [input.userId, input.eventId, input.rate]);
       return rows[0] && toScore(rows[0]);
     },
 
