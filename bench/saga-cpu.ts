@@ -78,6 +78,33 @@ export function sampleCpu(): CpuSample {
   return { at: performance.now(), processes: allProcesses(), machine: machine() };
 }
 
+/** The command name of every process seen by sampleFocused(), by pid. */
+const commands = new Map<number, string>();
+
+/**
+ * A cheaper sample, for sampling often: only the processes named `comms` (e.g. every `postgres`) and
+ * the pids given, and the machine. A process is read once to learn its name, then only if it matters.
+ */
+export function sampleFocused(comms: readonly string[], pids: readonly number[]): CpuSample {
+  const processes = new Map<number, ProcessTicks>();
+  let names: string[] = [];
+  try {
+    names = readdirSync('/proc').filter((name) => /^\d+$/.test(name));
+  } catch {
+    return { at: performance.now(), processes, machine: undefined };
+  }
+  for (const name of names) {
+    const pid = Number(name);
+    const known = commands.get(pid);
+    if (known !== undefined && !comms.includes(known) && !pids.includes(pid)) continue;
+    const s = stat(pid);
+    if (!s) continue;
+    commands.set(pid, s.comm);
+    if (comms.includes(s.comm) || pids.includes(pid)) processes.set(pid, s);
+  }
+  return { at: performance.now(), processes, machine: machine() };
+}
+
 /**
  * "load generator (this process) 25%, score-maker API 100%, postgres 0%, redis 30%, other 5% (…); machine
  * busy 98% of 2 cores": percentages of one core, except the last; `other` is the others' share of a core.
@@ -154,5 +181,37 @@ export function cpuSeconds(
   result.postgres = byCommand('postgres');
   result.redis = byCommand('redis-server');
   if (before.machine && after.machine) result['machine busy'] = after.machine.busy - before.machine.busy;
+  return result;
+}
+
+/**
+ * The `postgres` processes' CPU seconds between two samples, by what each one serves, from its process
+ * title (/proc/<pid>/cmdline, read now: "postgres: 15/main: <user> <database> <client> <state>"):
+ * backends of `databases` (autovacuum workers on them included), backends of any other database (other
+ * users of a shared server), and the server's own processes (checkpointer, WAL writer, …).
+ */
+export function postgresSeconds(
+  before: CpuSample,
+  after: CpuSample,
+  databases: readonly string[],
+): { total: number; ours: number; otherDatabases: number; server: number } {
+  const result = { total: 0, ours: 0, otherDatabases: 0, server: 0 };
+  for (const [pid, now] of after.processes) {
+    if (now.comm !== 'postgres') continue;
+    const then = before.processes.get(pid);
+    const seconds = (then && then.comm === now.comm ? now.ticks - then.ticks : now.ticks) / TICKS_PER_SECOND;
+    if (seconds <= 0) continue;
+    let title = '';
+    try {
+      title = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ');
+    } catch {
+      // exited since the sample: the server's share
+    }
+    const words = title.split(/\s+/);
+    result.total += seconds;
+    if (databases.some((db) => words.includes(db))) result.ours += seconds;
+    else if (/ \[local\]|\(\d+\)/.test(title)) result.otherDatabases += seconds;
+    else result.server += seconds;
+  }
   return result;
 }

@@ -1,16 +1,27 @@
 /**
- * The saga end to end under a steady load: the time from 202 to CONFIRMED, the confirmed scores a
- * second the system sustains without a growing backlog, and the outbox lag.
+ * The saga end to end: under a steady open-loop load (the time from 202 to CONFIRMED, the confirmed
+ * scores a second the system sustains without a growing backlog, the outbox lag), and draining a
+ * backlog (settled/s and CPU per score, against pgbench's explicit-transaction baseline).
  *
- *   npm run bench:saga -- [--rate 500] [--seconds 20] [--workers 1] [--warmup 5] [--events 50]
- *        [--users 5000] [--poll-ms 0] [--ramp 1000,1500,2000,2500] [--step-seconds 8] [--refine 2] [--no-ramp]
- *        [--set KEY=VALUE ...] [--no-notify-trigger] [--no-score-events]
+ *   npm run bench:saga -- [--mode open-loop|drain|hot|all] [--workers 1] [--events 50]
+ *        [--rate 500] [--seconds 20] [--warmup 5] [--users 5000] [--poll-ms 0]
+ *        [--ramp 1000,1500,2000,2500] [--step-seconds 8] [--refine 2] [--no-ramp]
+ *        [--drain-scores 10000] [--drain-timeout 600] [--baseline-clients 32] [--baseline-seconds 10]
+ *        [--no-baseline] [--set KEY=VALUE ...] [--no-notify-trigger] [--no-score-events]
+ *
+ * Modes: `open-loop` (the default, as before: steps 3-5 below), `drain` (the baseline and the
+ * spread-out drain, step 6), `hot` (the same plus the hot-event drain), `all` (the drains, then the
+ * open-loop run). The open-loop run stays the default because it answers the latency question on its
+ * own in about three minutes; `all` takes several more (two drains of 10,000 scores and the baseline).
  *
  * 1. Creates scoreline_bench_saga_lp and scoreline_bench_saga_sm on BENCH_DATABASE_URL's server
- *    (dropped and recreated at start, dropped at the end) and starts line-provider, the score-maker API
- *    and `--workers` score-maker workers as child processes, each configured as in a deployment on this
- *    machine (Redis at BENCH_REDIS_URL under a key prefix of its own, deleted at the end).
- * 2. Creates events through line-provider's gRPC admin API and signs user tokens.
+ *    (dropped and recreated at start, dropped at the end) and starts line-provider and the score-maker
+ *    API as child processes, each configured as in a deployment on this machine (Redis at
+ *    BENCH_REDIS_URL under a key prefix of its own, deleted at the end). `--workers` score-maker workers
+ *    are started for the open-loop run (ready when their /readyz answers 200), and for each drain once
+ *    its backlog is in. Everything goes through the children's documented settings, the API, gRPC and
+ *    the databases, never through their code, so it measures whichever worker the checkout has.
+ * 2. Creates events through line-provider's gRPC admin API and signs user tokens (each part its own).
  * 3. Open-loop load (saga-load.ts): POST /events/{id}/score at `--rate` a second for `--seconds`, after a
  *    `--warmup` at the same rate; random user, event and score. Every 202's (score id, version) is
  *    looked up in the database once the phase has settled (saga-watch.ts), never over the API;
@@ -19,16 +30,27 @@
  * 5. A ramp: `--ramp` rates for `--step-seconds` each, the backlog drained between steps; rates above
  *    one not sustained are skipped (the first step always runs), then `--refine` steps bisect between
  *    the highest rate sustained (the fixed phase counts) and the lowest not.
+ * 6. Drains (saga-drain.ts): first the explicit-transaction case of ../shared/bench/pg-baseline.sh
+ *    alone for `--baseline-seconds` at `--baseline-clients` (saga-baseline.ts; PG_BASELINE_SCRIPT
+ *    points elsewhere), then `--drain-scores` submissions over `--events` new events, one per new user,
+ *    with no worker running; once the outbox holds them all, the workers start, and the drain reports
+ *    settled/s from the first settlement to the last (scores.updated_at), CPU ms per score by process
+ *    (/proc for PostgreSQL's processes, line-provider, the workers, the API and the machine; INFO cpu
+ *    for Redis) and line-provider's aggregates against the CONFIRMED scores. `hot` and `all` repeat it
+ *    with every score on one new event. Printed beside the targets: drain settled/s >= 0.40 x baseline
+ *    tps, <= 0.6 ms of machine CPU per score, hot/spread >= 0.8.
  * Experiments: `--set KEY=VALUE` passes a setting to every child (WORKER_CONCURRENCY,
  * OUTBOX_POLL_INTERVAL, pool sizes, …); `--no-notify-trigger` disables the outbox's NOTIFY trigger on
  * both bench databases (the relays then find rows by polling only: pair it with a short
  * OUTBOX_POLL_INTERVAL); `--no-score-events` makes line-provider's bench database drop the EventChanged
  * rows that ApplyScore/RevertScore write (a trigger; events cache invalidations by score stop), to
  * measure what those messages cost.
+ * The machine is shared with other work: figures move from run to run; compare ratios within one run.
  * Not a test: it prints figures.
  */
 import http from 'node:http';
 import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
@@ -38,8 +60,10 @@ import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { v1 } from '@scoreline/contracts';
 import { env, loadConfig, openDatabase, silentLogger, type Database } from '@scoreline/platform';
-import { freePort, spawnNode, stopAllChildren, waitUntilReady } from './saga-children.js';
+import { explicitTransactionBaseline, stopBaseline } from './saga-baseline.js';
+import { freePort, spawnNode, stopAllChildren, stopChild, waitUntilReady } from './saga-children.js';
 import { cpuSeconds, describeCpu, sampleCpu } from './saga-cpu.js';
+import { runDrain, stopDrain } from './saga-drain.js';
 import { runOpenLoop, stopSending, type LoadResult, type LoadTarget } from './saga-load.js';
 import { stageBreakdown } from './saga-stages.js';
 import { describeWork, snapshotWork } from './saga-work.js';
@@ -55,6 +79,7 @@ import {
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LP_DB = 'scoreline_bench_saga_lp';
 const SM_DB = 'scoreline_bench_saga_sm';
+const BASELINE_DB = 'scoreline_bench_saga_baseline';
 const ADMIN_TOKEN = 'bench-saga-admin-token-0123456789';
 const INTERNAL_TOKEN = 'bench-saga-internal-token-0123456789';
 const JWT_SECRET = 'bench-saga-jwt-secret-0123456789-0123456789';
@@ -65,6 +90,13 @@ const EVENT_CHANGED_TOPIC = 'line-provider.event-changed';
 const TARGET_P99_MS = 50;
 const TARGET_P99_RATE = 500;
 const TARGET_SUSTAINED = 2000;
+/** A drain's settled/s at least this share of pgbench's explicit-transaction tps. */
+const TARGET_DRAIN_RATIO = 0.4;
+/** The whole machine's CPU per settled score in a drain (ms). */
+const TARGET_MACHINE_MS_PER_SCORE = 0.6;
+/** The hot-event drain's rate at least this share of the spread-out drain's. */
+const TARGET_HOT_RATIO = 0.8;
+const MODES = ['open-loop', 'drain', 'hot', 'all'] as const;
 /** A backlog that grows by more than this share of the offered rate each second is "growing". */
 const GROWTH_THRESHOLD = 0.05;
 
@@ -84,8 +116,22 @@ const { values: args } = parseArgs({
     'no-notify-trigger': { type: 'boolean', default: false },
     'no-score-events': { type: 'boolean', default: false },
     set: { type: 'string', multiple: true, default: [] },
+    mode: { type: 'string', default: 'open-loop' },
+    'drain-scores': { type: 'string', default: '10000' },
+    'drain-timeout': { type: 'string', default: '600' },
+    'baseline-clients': { type: 'string', default: '32' },
+    'baseline-seconds': { type: 'string', default: '10' },
+    'no-baseline': { type: 'boolean', default: false },
   },
 });
+const mode = args.mode as (typeof MODES)[number];
+if (!MODES.includes(mode)) throw new Error(`--mode takes ${MODES.join(', ')}, not ${args.mode}`);
+const runsDrains = mode !== 'open-loop';
+const runsOpenLoop = mode === 'open-loop' || mode === 'all';
+const drainScores = Number(args['drain-scores']);
+const drainTimeout = Number(args['drain-timeout']);
+const baselineClients = Number(args['baseline-clients']);
+const baselineSeconds = Number(args['baseline-seconds']);
 const rate = Number(args.rate);
 const seconds = Number(args.seconds);
 const workerCount = Number(args.workers);
@@ -105,6 +151,8 @@ for (const pair of args.set) {
 const config = loadConfig({
   BENCH_DATABASE_URL: env.url(['postgres:', 'postgresql:'], 'postgres://postgres@127.0.0.1:5432/postgres'),
   BENCH_REDIS_URL: env.url(['redis:', 'rediss:'], 'redis://127.0.0.1:6379'),
+  /** The physical-limit baseline script; the drains run its explicit-transaction case (the files beside it). */
+  PG_BASELINE_SCRIPT: env.string(join(ROOT, '..', 'shared', 'bench', 'pg-baseline.sh')),
   /** Passed on to the children. */
   PATH: env.string('/usr/local/bin:/usr/bin:/bin'),
 });
@@ -124,6 +172,8 @@ let cleaning: Promise<void> | undefined;
 function cleanup(): Promise<void> {
   cleaning ??= (async () => {
     stopSending();
+    stopDrain();
+    stopBaseline();
     await tracker?.stop().catch(() => undefined);
     await sampler?.stop().catch(() => undefined);
     agent?.destroy();
@@ -146,7 +196,7 @@ function cleanup(): Promise<void> {
     } finally {
       keys.disconnect();
     }
-    for (const db of [LP_DB, SM_DB]) {
+    for (const db of [LP_DB, SM_DB, BASELINE_DB]) {
       await adminDb?.query(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
     }
     await adminDb?.close().catch(() => undefined);
@@ -312,6 +362,10 @@ async function main() {
     stepSeconds,
     refine,
     ...rampRates,
+    drainScores,
+    drainTimeout,
+    baselineClients,
+    baselineSeconds,
   ];
   if (
     !numbers.every((n) => Number.isFinite(n) && n >= 0) ||
@@ -319,10 +373,14 @@ async function main() {
     !seconds ||
     !workerCount ||
     !eventCount ||
-    !userCount
+    !userCount ||
+    !drainScores ||
+    !drainTimeout ||
+    !baselineClients ||
+    !baselineSeconds
   ) {
     throw new Error(
-      '--rate, --seconds, --workers, --events, --users, --poll-ms, --step-seconds and --ramp take positive numbers',
+      '--rate, --seconds, --workers, --events, --users, --poll-ms, --step-seconds, --ramp, --drain-scores, --drain-timeout, --baseline-clients and --baseline-seconds take positive numbers',
     );
   }
   adminDb = await openDatabase({ url: config.BENCH_DATABASE_URL, logger: silentLogger(), maxConnections: 1 });
@@ -332,6 +390,10 @@ async function main() {
   }
   const { rows: versionRows } = await adminDb.query<{ server_version: string }>('SHOW server_version');
   const pgVersion = versionRows[0]!.server_version.split(' ')[0]!;
+  const { rows: settingRows } = await adminDb.query<{ autovacuum: string; sync: string }>(
+    "SELECT current_setting('autovacuum') AS autovacuum, current_setting('synchronous_commit') AS sync",
+  );
+  const { autovacuum, sync: syncCommit } = settingRows[0]!;
   // Every process opens its pools lazily: warn now if the server may run out of connections under load.
   const { rows: connRows } = await adminDb.query<{ max: number; used: number }>(
     "SELECT current_setting('max_connections')::int AS max, (SELECT count(*)::int FROM pg_stat_activity WHERE backend_type = 'client backend') AS used",
@@ -396,10 +458,13 @@ async function main() {
     const res = await fetch(`${base}/readyz`);
     if (res.status !== 200) throw new Error(`GET /readyz: ${res.status} ${await res.text()}`);
   });
-  // Workers after the API has migrated the database (they would migrate it safely too).
-  const workers: ChildProcess[] = [];
-  for (let i = 0; i < workerCount; i++) {
-    workers.push(
+  // The workers: started for the open-loop run, and for each drain once its backlog is in (after the
+  // API has migrated the database; they would migrate it safely too). Ready when /readyz answers 200.
+  const workerPorts: number[] = [];
+  for (let i = 0; i < workerCount; i++) workerPorts.push(await freePort());
+  let workers: ChildProcess[] = [];
+  const startWorkers = () => {
+    workers = workerPorts.map((port, i) =>
       spawnNode(
         `score-maker worker ${i + 1}`,
         ['--import', 'tsx', 'services/score-maker/src/main-worker.ts'],
@@ -409,53 +474,58 @@ async function main() {
           LINE_PROVIDER_ADDRESS: `127.0.0.1:${lpPort}`,
           LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
           WORKER_HTTP_HOST: '127.0.0.1',
-          WORKER_HTTP_PORT: '0',
+          WORKER_HTTP_PORT: String(port),
           ...overrides,
         },
         ROOT,
       ),
     );
-  }
-  // A worker's outbox relay LISTENs once its consumers are up: count those connections.
-  for (const [i, worker] of workers.entries()) {
-    await waitUntilReady(`score-maker worker ${i + 1}`, worker, async () => {
-      const { rows } = await adminDb!.query<{ n: number }>(
-        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND query LIKE 'LISTEN%'`,
-        [SM_DB],
-      );
-      if (rows[0]!.n < workerCount) throw new Error(`${rows[0]!.n} of ${workerCount} relays listening`);
-    });
-  }
+    return workers;
+  };
+  const stopWorkers = async () => {
+    await Promise.all(workers.map((w) => stopChild(w)));
+    workers = [];
+  };
 
   // Events, through line-provider's admin API.
   lpClient = new v1.EventServiceClient(`127.0.0.1:${lpPort}`, grpc.credentials.createInsecure());
   const client = lpClient;
   const metadata = new grpc.Metadata();
   metadata.set('authorization', `Bearer ${ADMIN_TOKEN}`);
-  const eventIds: number[] = [];
-  for (let i = 0; i < eventCount; i++) {
-    const request = v1.CreateEventRequest.fromPartial({
-      title: `Saga bench event ${i + 1}`,
-      deadline: new Date(Date.now() + 30 * 86_400_000),
-    });
-    const response = await new Promise<v1.CreateEventResponse>((resolve, reject) =>
-      client.createEvent(request, metadata, { deadline: Date.now() + 10_000 }, (error, res) =>
-        error ? reject(error) : resolve(res),
-      ),
-    );
-    eventIds.push(response.event!.id);
-  }
-  // User tokens, as an identity provider would issue them.
-  const secret = new TextEncoder().encode(JWT_SECRET);
-  const tokens: string[] = [];
-  for (let i = 0; i < userCount; i++) {
-    const jwt = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(`u${i}`)
-      .setExpirationTime('2h')
-      .sign(secret);
-    tokens.push(`Bearer ${jwt}`);
-  }
+  const createEvents = async (count: number, title: string) => {
+    const ids: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const request = v1.CreateEventRequest.fromPartial({
+        title: `${title} ${i + 1}`,
+        deadline: new Date(Date.now() + 30 * 86_400_000),
+      });
+      const response = await new Promise<v1.CreateEventResponse>((resolve, reject) =>
+        client.createEvent(request, metadata, { deadline: Date.now() + 10_000 }, (error, res) =>
+          error ? reject(error) : resolve(res),
+        ),
+      );
+      ids.push(response.event!.id);
+    }
+    return ids;
+  };
+  /** line-provider's aggregates of some events, summed, through its public read (GetEvent). */
+  const aggregates = async (ids: readonly number[]) => {
+    let count = 0;
+    let sum = 0;
+    for (const id of ids) {
+      const response = await new Promise<v1.GetEventResponse>((resolve, reject) =>
+        client.getEvent(
+          v1.GetEventRequest.fromPartial({ eventId: id }),
+          new grpc.Metadata(),
+          { deadline: Date.now() + 10_000 },
+          (error, res) => (error ? reject(error) : resolve(res)),
+        ),
+      );
+      count += response.event?.scores?.count ?? 0;
+      sum += response.event?.scores?.sum ?? 0;
+    }
+    return { count, sum };
+  };
 
   // The watchers: their own connections, so that neither waits for the other.
   const open = async (url: string, connections: number) => {
@@ -485,6 +555,134 @@ async function main() {
   const { redis_version: redisVersion } = Object.fromEntries(
     (await redis.info('server')).split('\r\n').map((line) => line.split(':') as [string, string]),
   );
+  agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+
+  /**
+   * The drains (`--mode drain`, `hot`, `all`): pgbench's explicit-transaction baseline first, while
+   * nothing else of the bench runs, then the spread-out drain, then (hot, all) the same on one event.
+   */
+  const drains = async (out: string[]) => {
+    const baseline = args['no-baseline']
+      ? 'not run (--no-baseline)'
+      : await (async () => {
+          console.error(
+            `baseline: pgbench, explicit transaction, ${baselineClients} clients for ${baselineSeconds} s`,
+          );
+          return explicitTransactionBaseline({
+            script: config.PG_BASELINE_SCRIPT,
+            serverUrl: config.BENCH_DATABASE_URL,
+            database: BASELINE_DB,
+            clients: baselineClients,
+            seconds: baselineSeconds,
+            path: config.PATH,
+          });
+        })();
+    const drain = async (label: string, eventIds: number[]) =>
+      runDrain({
+        label,
+        api: { host: '127.0.0.1', port: apiPort, agent: agent! },
+        sm: smSample,
+        lp: lpSample,
+        redis: redis!,
+        eventChangedWaitKey: `${redisPrefix}:${EVENT_CHANGED_TOPIC}:wait`,
+        benchDatabases: [SM_DB, LP_DB],
+        eventIds,
+        scores: drainScores,
+        userTag: `drain-${label}`,
+        jwtSecret: JWT_SECRET,
+        timeoutMs: drainTimeout * 1000,
+        startWorkers,
+        stopWorkers,
+        others: { 'score-maker API': api.pid, 'line-provider': lp.pid },
+        aggregates,
+      });
+    const spread = await drain('spread', await createEvents(eventCount, 'Saga drain event'));
+    out.push(
+      '',
+      `drain, spread out: ${drainScores} scores over ${eventCount} events, one user each (${drainScores} users), score 1-5 at random, submitted with no worker running, then ${workerCount} worker(s) started:`,
+      ...spread.lines,
+    );
+    let hot: typeof spread | undefined;
+    if (mode === 'hot' || mode === 'all') {
+      hot = await drain('hot', await createEvents(1, 'Saga hot event'));
+      out.push(
+        '',
+        `drain, hot event: the same with every score on one event (${drainScores} users):`,
+        ...hot.lines,
+      );
+    }
+    const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
+    out.push('', 'drain summary:');
+    if (typeof baseline === 'string') {
+      out.push(`  pgbench baseline (explicit transaction): ${baseline}`);
+    } else {
+      const ratio = spread.rate / baseline.tps;
+      out.push(
+        `  pgbench baseline, explicit transaction (../shared/bench write_tx.sql: BEGIN, score upsert, outbox insert, COMMIT), ${baseline.clients} clients, ${baseline.seconds} s: ${baseline.tps.toFixed(0)} tps`,
+        `  drain settled/s / baseline tps: ${spread.rate.toFixed(1)} / ${baseline.tps.toFixed(0)} = ${ratio.toFixed(3)} (target >= ${TARGET_DRAIN_RATIO.toFixed(2)}: ${met(ratio >= TARGET_DRAIN_RATIO)})`,
+      );
+    }
+    out.push(
+      `  machine CPU per settled score over the drain window: ${spread.machineMsPerScore.toFixed(3)} ms (target <= ${TARGET_MACHINE_MS_PER_SCORE} ms: ${met(spread.machineMsPerScore <= TARGET_MACHINE_MS_PER_SCORE)}; on a shared machine it includes other users' work: see "everything else" above)`,
+    );
+    if (hot) {
+      const ratio = hot.rate / spread.rate;
+      out.push(
+        `  hot-event drain settled/s / spread-out drain settled/s: ${hot.rate.toFixed(1)} / ${spread.rate.toFixed(1)} = ${ratio.toFixed(2)} (target >= ${TARGET_HOT_RATIO}: ${met(ratio >= TARGET_HOT_RATIO)}); machine CPU per score ${hot.machineMsPerScore.toFixed(3)} ms`,
+      );
+    }
+    for (const [name, d] of [
+      ['spread-out', spread],
+      ['hot-event', hot],
+    ] as const) {
+      if (!d) continue;
+      if (!d.correct) {
+        out.push(
+          `  WARNING: the ${name} drain's line-provider aggregates disagree with its CONFIRMED scores`,
+        );
+      }
+      if (!d.complete) out.push(`  WARNING: the ${name} drain did not settle every score it submitted`);
+      if (!d.correct || !d.complete) process.exitCode = 1;
+    }
+  };
+
+  const out: string[] = [];
+  const settings = Object.entries(overrides).map(([k, v]) => `${k}=${v}`);
+  if (args['no-notify-trigger']) settings.push('outbox NOTIFY trigger DISABLED on both bench databases');
+  if (args['no-score-events'])
+    settings.push(
+      "line-provider's EventChanged rows for SCORE_APPLIED/SCORE_REVERTED DROPPED by a bench trigger",
+    );
+  out.push(
+    `saga benchmark, mode ${mode}: ${cores} cores (shared with whatever else runs on this machine: compare ratios within one run), PostgreSQL ${pgVersion} (autovacuum ${autovacuum}, synchronous_commit ${syncCommit}), Redis ${redisVersion}; line-provider, score-maker API and ${workerCount} score-maker worker(s) in child processes (LOG_LEVEL=warn; every other setting at its default${settings.length ? `; experiment: ${settings.join(', ')}` : ''})`,
+  );
+  if (runsDrains) await drains(out);
+  if (!runsOpenLoop) {
+    console.log(out.join('\n'));
+    return;
+  }
+
+  // The open-loop run: workers up and ready, events and users of its own.
+  startWorkers();
+  for (const [i, worker] of workers.entries()) {
+    await waitUntilReady(`score-maker worker ${i + 1}`, worker, async () => {
+      const res = await fetch(`http://127.0.0.1:${workerPorts[i]}/readyz`);
+      if (res.status !== 200) throw new Error(`GET /readyz: ${res.status} ${await res.text()}`);
+    });
+  }
+  const eventIds = await createEvents(eventCount, 'Saga bench event');
+  // User tokens, as an identity provider would issue them.
+  const secret = new TextEncoder().encode(JWT_SECRET);
+  const tokens: string[] = [];
+  for (let i = 0; i < userCount; i++) {
+    const jwt = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(`u${i}`)
+      .setExpirationTime('2h')
+      .sign(secret);
+    tokens.push(`Bearer ${jwt}`);
+  }
+
   tracker = startSettleTracker(pollMs > 0 ? await open(smUrl, 1) : smSample, pollMs);
   sampler = startSampler({
     sm: smSample,
@@ -494,7 +692,6 @@ async function main() {
     applyTopic: APPLY_TOPIC,
     eventChangedTopic: EVENT_CHANGED_TOPIC,
   });
-  agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
   const target: LoadTarget = { host: '127.0.0.1', port: apiPort, agent, eventIds, tokens };
   const pids: Record<string, number | undefined> = {
     'score-maker API': api.pid,
@@ -539,15 +736,9 @@ async function main() {
     };
   };
 
-  const out: string[] = [];
-  const settings = Object.entries(overrides).map(([k, v]) => `${k}=${v}`);
-  if (args['no-notify-trigger']) settings.push('outbox NOTIFY trigger DISABLED on both bench databases');
-  if (args['no-score-events'])
-    settings.push(
-      "line-provider's EventChanged rows for SCORE_APPLIED/SCORE_REVERTED DROPPED by a bench trigger",
-    );
   out.push(
-    `saga benchmark: ${cores} cores, PostgreSQL ${pgVersion}, Redis ${redisVersion}; line-provider, score-maker API and ${workerCount} score-maker worker(s) in child processes (LOG_LEVEL=warn; every other setting at its default${settings.length ? `; experiment: ${settings.join(', ')}` : ''}); ${eventCount} events, ${userCount} users, score 1-5 at random; open-loop load from this process (node:http, keep-alive)`,
+    '',
+    `open loop: ${eventCount} events, ${userCount} users, score 1-5 at random; load from this process (node:http, keep-alive)`,
     `method: "202 -> settled" is scores.updated_at of the settled (id, version), set by the settling UPDATE (PostgreSQL clock, microseconds), minus the time the 202 arrived here (this machine's clock, the same clock, microseconds); read once each phase has no saga in flight, so nothing polls per score during the load${pollMs > 0 ? `; cross-checked by a live poller (every ${pollMs} ms + query, by primary key, the oldest 200 in flight) with the first poll that saw each version settled, an upper bound late by up to one poll period` : ''}`,
   );
   if (warmup > 0) {
