@@ -1,8 +1,9 @@
+import { EVENT_CHANGED_TOPIC } from '@scoreline/contracts';
 import type { Queryable } from '@scoreline/platform';
 import type { Event, EventState } from '../domain/event.js';
 
-/** Where line-provider publishes event changes; score-maker's worker consumes it. */
-export const EVENT_CHANGED_TOPIC = 'line-provider.event-changed';
+/** Where line-provider publishes event changes (defined in the contract score-maker consumes). */
+export { EVENT_CHANGED_TOPIC };
 
 export type ChangeKind = 'CREATED' | 'UPDATED' | 'SCORE_APPLIED' | 'SCORE_REVERTED' | 'CLOSED' | 'CANCELLED';
 
