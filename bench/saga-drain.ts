@@ -47,8 +47,8 @@ export interface DrainSetup {
   sm: Database;
   lp: Database;
   redis: Redis;
-  /** The Redis list of EventChanged messages waiting for score-maker (0 when absent or unreadable). */
-  eventChangedWaitKey: string;
+  /** EventChanged messages waiting for score-maker's workers (the platform's Broker.depth()). */
+  eventChangedWaiting(): Promise<number>;
   /** The bench's databases: their backends' CPU is told apart from other databases'. */
   benchDatabases: readonly string[];
   eventIds: readonly number[];
@@ -163,13 +163,6 @@ export async function runDrain(setup: DrainSetup): Promise<DrainResult> {
   const unpublished = async (db: Database) =>
     (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'))
       .rows[0]!.n;
-  const eventChangedWaiting = async () => {
-    try {
-      return await redis.llen(setup.eventChangedWaitKey);
-    } catch {
-      return 0;
-    }
-  };
   const redisCpu = async () => {
     const info = await redis.info('cpu');
     const value = (name: string) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)?.[1] ?? 0);
@@ -307,7 +300,11 @@ export async function runDrain(setup: DrainSetup): Promise<DrainResult> {
   const tailFrom = epochMs();
   let tailDone = false;
   while (!tailDone && epochMs() - tailFrom < TAIL_TIMEOUT_MS && !stopRequested) {
-    const [smRows, lpRows, ec] = await Promise.all([unpublished(sm), unpublished(lp), eventChangedWaiting()]);
+    const [smRows, lpRows, ec] = await Promise.all([
+      unpublished(sm),
+      unpublished(lp),
+      setup.eventChangedWaiting(),
+    ]);
     tailDone = smRows === 0 && lpRows === 0 && ec === 0;
     if (!tailDone) await sleep(SAMPLE_MS);
   }

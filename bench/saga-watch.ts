@@ -1,5 +1,4 @@
-import type { Redis } from 'ioredis';
-import type { Database } from '@scoreline/platform';
+import type { Broker, Database } from '@scoreline/platform';
 import { epochMs } from './saga-load.js';
 
 /**
@@ -14,7 +13,8 @@ import { epochMs } from './saga-load.js';
  *   the load runs, by primary key, oldest first, to cross-check with the time a poll first saw each
  *   one settled; that costs the database a share of a core when many are in flight (see BATCH).
  * - the sampler: once a second, sagas in flight (PENDING scores), both outboxes' unpublished rows and
- *   the age of the oldest, and the ApplyScore queue's waiting and active jobs in Redis.
+ *   the age of the oldest, and the messages waiting (or delayed for a retry) in the ApplyScore and
+ *   EventChanged queues, from the platform's Broker.depth(), whatever the broker keeps in Redis.
  */
 
 /**
@@ -183,7 +183,6 @@ export interface Sample {
   smOutbox: { rows: number; ageS: number };
   lpOutbox: { rows: number; ageS: number };
   applyWaiting: number;
-  applyActive: number;
   eventChangedWaiting: number;
 }
 
@@ -200,12 +199,11 @@ export interface Sampler {
 export function startSampler(deps: {
   sm: Database;
   lp: Database;
-  redis: Redis;
-  prefix: string;
+  broker: Broker;
   applyTopic: string;
   eventChangedTopic: string;
 }): Sampler {
-  const { sm, lp, redis, prefix } = deps;
+  const { sm, lp, broker } = deps;
   const samples: Sample[] = [];
   let running = true;
   const sampler: Sampler = { samples, phase: 'setup', stop: async () => undefined };
@@ -213,27 +211,21 @@ export function startSampler(deps: {
   const take = async (): Promise<Sample> => {
     const at = epochMs();
     const phase = sampler.phase;
-    const [pending, smLag, lpLag, queue] = await Promise.all([
+    const [pending, smLag, lpLag, applyWaiting, eventChangedWaiting] = await Promise.all([
       sm.query<{ n: number }>('SELECT count(*)::int AS n FROM scores WHERE saga_state IS NOT NULL'),
       sm.query<{ rows: number; age: number }>(OUTBOX_LAG_SQL),
       lp.query<{ rows: number; age: number }>(OUTBOX_LAG_SQL),
-      redis
-        .pipeline()
-        .llen(`${prefix}:${deps.applyTopic}:wait`)
-        .llen(`${prefix}:${deps.applyTopic}:active`)
-        .llen(`${prefix}:${deps.eventChangedTopic}:wait`)
-        .exec(),
+      broker.depth(deps.applyTopic),
+      broker.depth(deps.eventChangedTopic),
     ]);
-    const n = (i: number) => Number(queue?.[i]?.[1] ?? 0);
     return {
       at,
       phase,
       pending: pending.rows[0]!.n,
       smOutbox: { rows: smLag.rows[0]!.rows, ageS: smLag.rows[0]!.age },
       lpOutbox: { rows: lpLag.rows[0]!.rows, ageS: lpLag.rows[0]!.age },
-      applyWaiting: n(0),
-      applyActive: n(1),
-      eventChangedWaiting: n(2),
+      applyWaiting,
+      eventChangedWaiting,
     };
   };
 

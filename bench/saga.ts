@@ -59,7 +59,15 @@ import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
 import { v1 } from '@scoreline/contracts';
-import { env, loadConfig, openDatabase, silentLogger, type Database } from '@scoreline/platform';
+import {
+  env,
+  loadConfig,
+  openBroker,
+  openDatabase,
+  silentLogger,
+  type Broker,
+  type Database,
+} from '@scoreline/platform';
 import { explicitTransactionBaseline, stopBaseline } from './saga-baseline.js';
 import { freePort, spawnNode, stopAllChildren, stopChild, waitUntilReady } from './saga-children.js';
 import { cpuSeconds, describeCpu, sampleCpu } from './saga-cpu.js';
@@ -162,6 +170,8 @@ const cores = availableParallelism();
 let adminDb: Database | undefined;
 const opened: Database[] = [];
 let redis: Redis | undefined;
+/** The platform's broker on the children's Redis prefix: queue depths, whatever it keeps in Redis. */
+let broker: Broker | undefined;
 let lpClient: v1.EventServiceClient | undefined;
 let tracker: SettleTracker | undefined;
 let sampler: Sampler | undefined;
@@ -178,6 +188,7 @@ function cleanup(): Promise<void> {
     await sampler?.stop().catch(() => undefined);
     agent?.destroy();
     lpClient?.close();
+    await broker?.close().catch(() => undefined);
     await stopAllChildren();
     for (const db of opened) await db.close().catch(() => undefined);
     const keys = redis ?? new Redis(config.BENCH_REDIS_URL, { lazyConnect: true, maxRetriesPerRequest: 1 });
@@ -304,7 +315,7 @@ function figures(
     `  PENDING sagas, sampled each second: ${pending.join(' ') || 'n/a'}; max ${int(Math.max(...pending))}, last ${int(pending[pending.length - 1] ?? Number.NaN)}, trend ${trend >= 0 ? '+' : ''}${trend.toFixed(1)}/s: ${growing ? 'GROWING' : 'not growing'}`,
     `  outbox lag, score-maker:   ${smLag.text}`,
     `  outbox lag, line-provider: ${lpLag.text}`,
-    `  Redis: ApplyScore jobs waiting max ${int(Math.max(...during.map((s) => s.applyWaiting)))}, active max ${int(Math.max(...during.map((s) => s.applyActive)))}; EventChanged jobs waiting (score-maker's cache invalidations) max ${int(Math.max(...eventChanged))}, last ${int(eventChanged[eventChanged.length - 1] ?? Number.NaN)}, trend ${ecTrend >= 0 ? '+' : ''}${ecTrend.toFixed(1)}/s: ${ecGrowing ? 'GROWING' : 'not growing'}`,
+    `  queues (waiting or delayed, not in flight): ApplyScore max ${int(Math.max(...during.map((s) => s.applyWaiting)))}; EventChanged (score-maker's cache invalidations) max ${int(Math.max(...eventChanged))}, last ${int(eventChanged[eventChanged.length - 1] ?? Number.NaN)}, trend ${ecTrend >= 0 ? '+' : ''}${ecTrend.toFixed(1)}/s: ${ecGrowing ? 'GROWING' : 'not growing'}`,
     `  CPU (% of one core, from the first request until the last saga settled): ${cpu}`,
   ];
   return {
@@ -556,6 +567,7 @@ async function main() {
     (await redis.info('server')).split('\r\n').map((line) => line.split(':') as [string, string]),
   );
   agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
+  broker = openBroker({ url: config.BENCH_REDIS_URL, prefix: redisPrefix, logger: silentLogger() });
 
   /**
    * The drains (`--mode drain`, `hot`, `all`): pgbench's explicit-transaction baseline first, while
@@ -584,7 +596,7 @@ async function main() {
         sm: smSample,
         lp: lpSample,
         redis: redis!,
-        eventChangedWaitKey: `${redisPrefix}:${EVENT_CHANGED_TOPIC}:wait`,
+        eventChangedWaiting: () => broker!.depth(EVENT_CHANGED_TOPIC),
         benchDatabases: [SM_DB, LP_DB],
         eventIds,
         scores: drainScores,
@@ -687,8 +699,7 @@ async function main() {
   sampler = startSampler({
     sm: smSample,
     lp: lpSample,
-    redis,
-    prefix: redisPrefix,
+    broker,
     applyTopic: APPLY_TOPIC,
     eventChangedTopic: EVENT_CHANGED_TOPIC,
   });
@@ -712,7 +723,7 @@ async function main() {
     const giveUpAt = Date.now() + drainMs;
     let drained = await tracker!.settle(drainMs);
     // The EventChanged queue too, so that no phase inherits another's backlog.
-    while ((await redis!.llen(`${redisPrefix}:${EVENT_CHANGED_TOPIC}:wait`)) > 0) {
+    while ((await broker!.depth(EVENT_CHANGED_TOPIC)) > 0) {
       if (Date.now() > giveUpAt) {
         drained = false;
         break;
@@ -774,9 +785,6 @@ async function main() {
     ...(await stageBreakdown({
       sm: smSample,
       lp: lpSample,
-      redis,
-      prefix: redisPrefix,
-      applyTopic: APPLY_TOPIC,
       entries: tracker.all.filter((e) => e.phase === 'fixed'),
     })),
   );
