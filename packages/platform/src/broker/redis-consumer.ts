@@ -51,16 +51,7 @@ interface Running {
 
 type StreamEntry = [id: string, fields: string[] | null];
 
-const sleep = (ms: number, stop: Promise<void>) =>
-  new Promise<void>((resolve) => {
-    const timer = setTimeout(resolve, ms);
-    void stop.then(() => {
-      clearTimeout(timer);
-      resolve();
-    });
-  });
-
-const never = new Promise<void>(() => undefined);
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 const errorText = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
@@ -91,9 +82,19 @@ export function startStreamConsumer(
   const running = new Set<Running>();
   let closing = false;
   let reading = false;
-  let stop!: () => void;
-  const stopped = new Promise<void>((resolve) => (stop = resolve));
-  let slotFreed: (() => void) | undefined;
+  // What the read loop waits on, when it waits: a free slot, or the end of a backoff. close() calls it.
+  let wake: (() => void) | undefined;
+  let waitingForSlot = false;
+  const pause = (ms?: number) =>
+    new Promise<void>((resolve) => {
+      waitingForSlot = ms === undefined;
+      const timer = ms === undefined ? undefined : setTimeout(() => wake?.(), ms);
+      wake = () => {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      };
+    });
 
   // ---- finishing: one script call for every batch that finished while the previous call was out ----
   const finishQueue: { done: string[]; doneIds: string[]; retry: Retry[]; resolve: () => void }[] = [];
@@ -234,7 +235,7 @@ export function startStreamConsumer(
     void task.finally(() => {
       inFlight.delete(task);
       running.delete(batch);
-      slotFreed?.();
+      if (waitingForSlot) wake?.();
     });
   };
 
@@ -283,8 +284,7 @@ export function startStreamConsumer(
     while (!closing) {
       const free = concurrency - inFlight.size;
       if (free <= 0) {
-        await Promise.race([new Promise<void>((resolve) => (slotFreed = resolve)), stopped]);
-        slotFreed = undefined;
+        await pause();
         continue;
       }
       try {
@@ -328,7 +328,7 @@ export function startStreamConsumer(
         } else {
           logger.warn({ err: error, topic }, 'reading the stream failed; trying again');
         }
-        await sleep(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)), stopped);
+        await pause(Math.min(5_000, 100 * 2 ** Math.min(failures, 6)));
       }
     }
   };
@@ -340,12 +340,12 @@ export function startStreamConsumer(
     async close() {
       if (closing) return;
       closing = true;
-      stop();
+      wake?.();
       clearTimeout(promoteTimer);
       if (reading) {
         // End the blocked read now rather than after its timeout; cut the connection if that fails.
         if (clientId !== undefined) await command.client('UNBLOCK', clientId).catch(() => undefined);
-        const ended = await Promise.race([looping.then(() => true), sleep(500, never).then(() => false)]);
+        const ended = await Promise.race([looping.then(() => true), sleep(500).then(() => false)]);
         if (!ended) blocking.disconnect();
       }
       await looping;
