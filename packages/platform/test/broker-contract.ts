@@ -209,8 +209,8 @@ export function brokerContract(name: string, factory: BrokerFactory): void {
         await a.publish(topic, [message(1)]);
         await waitFor(() => batches.length === 1, { what: 'the delivery' });
         expect(batches[0]!.size).toBe(1);
-        // No waiting for the batch to fill: well under any polling or batching window.
-        expect(batches[0]!.at - publishedAt).toBeLessThan(250);
+        // No waiting for the batch to fill; the bound leaves room for a loaded machine.
+        expect(batches[0]!.at - publishedAt).toBeLessThan(400);
       });
 
       it('when a batch names items in retry, then only those come back, each after its own delay, with the next attempt', async () => {
