@@ -70,6 +70,8 @@ export interface DrainResult {
   /** Settled a second, first to last settlement (NaN when fewer than two settle times). */
   rate: number;
   machineMsPerScore: number;
+  /** Settled otherwise than CONFIRMED: every event is open, so each one is a compensation. */
+  notConfirmed: number;
   correct: boolean;
   complete: boolean;
   lines: string[];
@@ -342,6 +344,7 @@ export async function runDrain(setup: DrainSetup): Promise<DrainResult> {
   return {
     rate,
     machineMsPerScore: perScore(windowCpu.machineSeconds),
+    notConfirmed: settled.length - confirmed.length,
     correct,
     complete,
     lines,

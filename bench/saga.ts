@@ -58,7 +58,7 @@ import type { ChildProcess } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
 import { SignJWT } from 'jose';
-import { v1 } from '@scoreline/contracts';
+import { EVENT_CHANGED_TOPIC, v1 } from '@scoreline/contracts';
 import {
   env,
   loadConfig,
@@ -91,9 +91,8 @@ const BASELINE_DB = 'scoreline_bench_saga_baseline';
 const ADMIN_TOKEN = 'bench-saga-admin-token-0123456789';
 const INTERNAL_TOKEN = 'bench-saga-internal-token-0123456789';
 const JWT_SECRET = 'bench-saga-jwt-secret-0123456789-0123456789';
-/** services/score-maker/src/domain/score.ts and worker.ts: the queues' names. */
+/** services/score-maker/src/domain/score.ts: the ApplyScore queue's name (EventChanged's is in the contracts). */
 const APPLY_TOPIC = 'score-maker.apply-score';
-const EVENT_CHANGED_TOPIC = 'line-provider.event-changed';
 /** From the issue. */
 const TARGET_P99_MS = 50;
 const TARGET_P99_RATE = 500;
@@ -654,6 +653,11 @@ async function main() {
         );
       }
       if (!d.complete) out.push(`  WARNING: the ${name} drain did not settle every score it submitted`);
+      if (d.notConfirmed > 0) {
+        out.push(
+          `  WARNING: the ${name} drain settled ${d.notConfirmed} scores otherwise than CONFIRMED, on open events: compensations (the workers' warnings above say why)`,
+        );
+      }
       if (!d.correct || !d.complete) process.exitCode = 1;
     }
   };
