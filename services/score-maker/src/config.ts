@@ -20,7 +20,7 @@ const common = {
   REDIS_PREFIX: env.string('scoreline'),
   /** host:port of line-provider's gRPC server. */
   LINE_PROVIDER_ADDRESS: env.string('127.0.0.1:50051'),
-  /** The deadline of each gRPC call to line-provider. */
+  /** The deadline of each gRPC call to line-provider; a batch call gets one per 100 items. */
   LINE_PROVIDER_CALL_TIMEOUT: env.duration('2s'),
   /** How long the process may take to stop after SIGTERM or SIGINT before it exits anyway. */
   SHUTDOWN_TIMEOUT: env.duration('20s'),
@@ -76,7 +76,10 @@ export const workerConfigSchema = {
   EVENTS_CACHE_TTL: env.duration('5s'),
   /** ApplyScore deliveries before the timeout's compensation (RevertScore, then UNAVAILABLE). */
   SAGA_MAX_ATTEMPTS: env.integer(8, { min: 1, max: 1000 }),
-  /** A saga older than this compensates at its next transient failure instead of retrying. */
+  /**
+   * A saga older than this compensates at its next transient failure instead of retrying (from its
+   * step's second delivery on: a saga that aged in a backlog gets one retry first).
+   */
   SAGA_TIMEOUT: env.duration('30s'),
   /** The first delay of the saga's retries (exponential backoff, with jitter). */
   SAGA_BACKOFF_INITIAL: env.duration('100ms'),

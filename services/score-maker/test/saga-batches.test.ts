@@ -191,7 +191,8 @@ describe('the saga, a batch at a time', () => {
       [old],
     );
     const saga = sagaOf(s, createSagaRepository(), 30_000);
-    const steps = await Promise.all(submitted.map(async (x) => step(await command(s, x.id))));
+    // Second deliveries: age alone never compensates a first one.
+    const steps = await Promise.all(submitted.map(async (x) => step(await command(s, x.id), 2)));
     await s.stopLineProvider();
     const retries = await saga.apply(steps);
     expect([...retries.keys()].sort()).toEqual(

@@ -48,7 +48,14 @@ describe('saga decisions', () => {
     const now = new Date('2026-01-01T00:01:00Z');
     const base = { maxAttempts: 5, now, timeoutMs: 30_000 };
     expect(timedOut({ ...base, attempt: 5, pendingSince: now })).toBe(true);
-    expect(timedOut({ ...base, attempt: 1, pendingSince: new Date('2026-01-01T00:00:00Z') })).toBe(true);
+    expect(timedOut({ ...base, attempt: 2, pendingSince: new Date('2026-01-01T00:00:00Z') })).toBe(true);
     expect(timedOut({ ...base, attempt: 2, pendingSince: new Date('2026-01-01T00:00:50Z') })).toBe(false);
+  });
+
+  it('when a saga waited past the timeout in a backlog, then its first failure is retried once, not compensated', () => {
+    const now = new Date('2026-01-01T00:01:00Z');
+    const base = { maxAttempts: 5, now, timeoutMs: 30_000, pendingSince: new Date('2026-01-01T00:00:00Z') };
+    expect(timedOut({ ...base, attempt: 1 })).toBe(false);
+    expect(timedOut({ ...base, attempt: 2 })).toBe(true);
   });
 });

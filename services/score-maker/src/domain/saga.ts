@@ -62,7 +62,11 @@ export function settleRevert(state: LineProviderState): Settlement {
   return mirror(state, 'UNAVAILABLE');
 }
 
-/** A transient failure gives up (and compensates) past the attempts or the age allowed. */
+/**
+ * A transient failure gives up (and compensates) past the attempts or the age allowed. Age alone never
+ * gives up on a first delivery: a saga that waited out the timeout in a backlog (workers down, a burst)
+ * did so through no fault of line-provider, and its first failure (one slow call) gets a retry.
+ */
 export function timedOut(input: {
   attempt: number;
   maxAttempts: number;
@@ -71,5 +75,6 @@ export function timedOut(input: {
   timeoutMs: number;
 }): boolean {
   if (input.attempt >= input.maxAttempts) return true;
-  return input.pendingSince !== null && input.now.getTime() - input.pendingSince.getTime() >= input.timeoutMs;
+  if (input.attempt < 2 || input.pendingSince === null) return false;
+  return input.now.getTime() - input.pendingSince.getTime() >= input.timeoutMs;
 }
