@@ -53,12 +53,12 @@ export const fastSaga: Record<string, string> = {
   LINE_PROVIDER_CALL_TIMEOUT: '2s',
   BROKER_LOCK_DURATION: '2s',
   BROKER_STALLED_INTERVAL: '1s',
-  WORKER_CONCURRENCY: '16',
+  WORKER_CONCURRENCY: '8',
 };
 
 /**
  * The whole system in this process: line-provider (gRPC on a real port, its own database), the
- * score-maker API (app.inject) and N workers, all on one broker (Redis through BullMQ, or in-process).
+ * score-maker API (app.inject) and N workers, all on one broker (Redis Streams, or in-process).
  */
 export class SagaSystem {
   lineProvider!: LineProvider;
