@@ -9,9 +9,9 @@ import { createEvent, startHarness, type Harness } from './helpers.js';
 import { createLedgerModel, type ModelAnswer, type ModelApply } from './score-ledger-model.js';
 
 /*
- * apply_scores() of one item runs apply_score() (migration 0004), not the batch form, now named
- * apply_scores_many(). For every item and every state of the ledger, the two must answer, write and
- * announce the same.
+ * apply_scores() of one item carries out the rules itself, in statements made for one item (migrations
+ * 0004 and 0005); the batch form, now named apply_scores_many(), takes every other call. For every item
+ * and every state of the ledger, the two must answer, write and announce the same.
  */
 
 let h: Harness;
