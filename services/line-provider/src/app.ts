@@ -59,7 +59,9 @@ export async function buildLineProvider(
   const scores = createScoreUseCases({ db, ledger: createScoreLedgerRepository() });
   const tokens = { admin: config.LINE_PROVIDER_ADMIN_TOKEN, internal: config.LINE_PROVIDER_INTERNAL_TOKEN };
 
-  const server = new grpc.Server();
+  // channelz (grpc-js's per-call counters and timestamps for its debugging service) is off: nothing
+  // here serves or reads it, and it is work on every call.
+  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
   server.addService(v1.EventServiceService, createEventService({ events, scores, tokens, logger }));
   server.addService(
     legacy.EventServiceService,

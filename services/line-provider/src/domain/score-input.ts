@@ -31,7 +31,12 @@ export function checkScoreInput(
         if (!isPositiveId(value)) return { field: 'event_id', message: 'event_id must be an integer >= 1' };
         break;
       case 'userId':
-        if (typeof value !== 'string' || value.length === 0 || [...value].length > USER_ID_MAX) {
+        // Counted in code points; a string of at most USER_ID_MAX UTF-16 units has no more than that.
+        if (
+          typeof value !== 'string' ||
+          value.length === 0 ||
+          (value.length > USER_ID_MAX && [...value].length > USER_ID_MAX)
+        ) {
           return { field: 'user_id', message: `user_id must be 1 to ${USER_ID_MAX} characters` };
         }
         break;
