@@ -7,6 +7,10 @@
  * Both servers run in child processes (line-provider over real PostgreSQL in its own database,
  * scoreline_bench_lp on BENCH_DATABASE_URL's server, dropped and recreated at start and dropped at end).
  * Not a test, and never run by `npm test`: it prints figures and ratios.
+ *
+ * To profile line-provider under this load, pass node options to its process in BENCH_LP_NODE_ARGS,
+ * e.g. `BENCH_LP_NODE_ARGS="--cpu-prof --cpu-prof-dir /tmp/lp-prof"` (a profile is written when the
+ * bench stops it) or `"--perf-basic-prof"` for `perf record -p <pid>`.
  */
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -121,7 +125,12 @@ async function main() {
   );
   const lp = spawnChild(
     'line-provider',
-    ['--import', 'tsx', 'services/line-provider/src/main.ts'],
+    [
+      ...(process.env.BENCH_LP_NODE_ARGS ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      'services/line-provider/src/main.ts',
+    ],
     {
       PATH: config.PATH,
       LINE_PROVIDER_DATABASE_URL: benchUrl.href,
