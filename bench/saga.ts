@@ -30,15 +30,16 @@
  * 5. A ramp: `--ramp` rates for `--step-seconds` each, the backlog drained between steps; rates above
  *    one not sustained are skipped (the first step always runs), then `--refine` steps bisect between
  *    the highest rate sustained (the fixed phase counts) and the lowest not.
- * 6. Drains (saga-drain.ts): first the explicit-transaction case of ../shared/bench/pg-baseline.sh
- *    alone for `--baseline-seconds` at `--baseline-clients` (saga-baseline.ts; PG_BASELINE_SCRIPT
- *    points elsewhere), then `--drain-scores` submissions over `--events` new events, one per new user,
+ * 6. Drains (saga-drain.ts), each after a CHECKPOINT: `--drain-scores` submissions over `--events` new events, one per new user,
  *    with no worker running; once the outbox holds them all, the workers start, and the drain reports
  *    settled/s from the first settlement to the last (scores.updated_at), CPU ms per score by process
  *    (/proc for PostgreSQL's processes, line-provider, the workers, the API and the machine; INFO cpu
  *    for Redis) and line-provider's aggregates against the CONFIRMED scores. `hot` and `all` repeat it
  *    with every score on one new event. Printed beside the targets: drain settled/s >= 0.40 x baseline
- *    tps, <= 0.6 ms of machine CPU per score, hot/spread >= 0.8.
+ *    tps, <= 0.6 ms of machine CPU per score, hot/spread >= 0.8. Last, the explicit-transaction case of
+ *    ../shared/bench/pg-baseline.sh alone for `--baseline-seconds` at `--baseline-clients`
+ *    (saga-baseline.ts; PG_BASELINE_SCRIPT points elsewhere), so that its WAL and dead rows stay out
+ *    of the drains.
  * Experiments: `--set KEY=VALUE` passes a setting to every child (WORKER_CONCURRENCY,
  * OUTBOX_POLL_INTERVAL, pool sizes, …); `--no-notify-trigger` disables the outbox's NOTIFY trigger on
  * both bench databases (the relays then find rows by polling only: pair it with a short
@@ -569,26 +570,15 @@ async function main() {
   broker = openBroker({ url: config.BENCH_REDIS_URL, prefix: redisPrefix, logger: silentLogger() });
 
   /**
-   * The drains (`--mode drain`, `hot`, `all`): pgbench's explicit-transaction baseline first, while
-   * nothing else of the bench runs, then the spread-out drain, then (hot, all) the same on one event.
+   * The drains (`--mode drain`, `hot`, `all`): the spread-out drain, then (hot, all) the same on one
+   * event, then pgbench's explicit-transaction baseline while nothing else of the bench runs.
    */
   const drains = async (out: string[]) => {
-    const baseline = args['no-baseline']
-      ? 'not run (--no-baseline)'
-      : await (async () => {
-          console.error(
-            `baseline: pgbench, explicit transaction, ${baselineClients} clients for ${baselineSeconds} s`,
-          );
-          return explicitTransactionBaseline({
-            script: config.PG_BASELINE_SCRIPT,
-            serverUrl: config.BENCH_DATABASE_URL,
-            database: BASELINE_DB,
-            clients: baselineClients,
-            seconds: baselineSeconds,
-            path: config.PATH,
-          });
-        })();
-    const drain = async (label: string, eventIds: number[]) =>
+    // Each drain (and the baseline) starts right after a checkpoint, so a checkpoint that pgbench or
+    // the previous drain made due does not fall into the next measurement by chance.
+    const checkpoint = () => adminDb!.query('CHECKPOINT');
+    const drain = async (label: string, eventIds: number[]) => (
+      await checkpoint(),
       runDrain({
         label,
         api: { host: '127.0.0.1', port: apiPort, agent: agent! },
@@ -606,7 +596,8 @@ async function main() {
         stopWorkers,
         others: { 'score-maker API': api.pid, 'line-provider': lp.pid },
         aggregates,
-      });
+      })
+    );
     const spread = await drain('spread', await createEvents(eventCount, 'Saga drain event'));
     out.push(
       '',
@@ -622,6 +613,23 @@ async function main() {
         ...hot.lines,
       );
     }
+    // The baseline last: its WAL and dead rows stay out of the drains.
+    await checkpoint();
+    const baseline = args['no-baseline']
+      ? 'not run (--no-baseline)'
+      : await (async () => {
+          console.error(
+            `baseline: pgbench, explicit transaction, ${baselineClients} clients for ${baselineSeconds} s`,
+          );
+          return explicitTransactionBaseline({
+            script: config.PG_BASELINE_SCRIPT,
+            serverUrl: config.BENCH_DATABASE_URL,
+            database: BASELINE_DB,
+            clients: baselineClients,
+            seconds: baselineSeconds,
+            path: config.PATH,
+          });
+        })();
     const met = (ok: boolean) => (ok ? 'met' : 'NOT met');
     out.push('', 'drain summary:');
     if (typeof baseline === 'string') {
