@@ -76,6 +76,8 @@ async function listSagas(
  * takes PostgreSQL's notify lock until its commit is flushed, so such commits run one at a time: that
  * is why a batch settles in one statement, with one NOTIFY per IDS_PER_NOTIFY scores.
  * Rows are locked in score id order (the input is sorted) to keep concurrent batches from deadlocking.
+ * `s.id = ANY(…)` lets the planner read scores through its key whatever it guesses of unnest's size:
+ * without it, a plan that hashed the input and scanned the whole table came up now and then.
  */
 const SETTLE_SQL = `
 WITH v AS (
@@ -85,7 +87,7 @@ WITH v AS (
   UPDATE scores s SET status = v.status, rate = COALESCE(v.rate, s.rate), confirmed_rate = v.confirmed_rate,
     confirmed_version = v.confirmed_version, reason = v.reason, saga_state = NULL, updated_at = now()
   FROM v
-  WHERE s.id = v.id AND s.version = v.version AND s.saga_state = $8
+  WHERE s.id = v.id AND s.id = ANY($1::uuid[]) AND s.version = v.version AND s.saga_state = $8
   RETURNING s.id
 ), chunks AS (
   SELECT id, (row_number() OVER () - 1) / ${IDS_PER_NOTIFY} AS chunk FROM settled
@@ -103,7 +105,7 @@ WITH v AS (
   SELECT * FROM unnest($1::uuid[], $2::bigint[]) AS v(id, version)
 ), s AS (
   UPDATE scores sc SET saga_state = 'REVERTING'
-  FROM v WHERE sc.id = v.id AND sc.version = v.version AND sc.saga_state = 'APPLYING'
+  FROM v WHERE sc.id = v.id AND sc.id = ANY($1::uuid[]) AND sc.version = v.version AND sc.saga_state = 'APPLYING'
   RETURNING sc.*
 )
 INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${commandColumns('RevertScore', 's')} FROM s`;
