@@ -50,26 +50,31 @@ interface OutboxRow {
  * 3. Rows come back in id order, which is commit order for rows of one key as long as writers of one
  *    key serialise on a row lock (the score upsert does).
  * When the earlier row's relay commits, its rows read as published and the next round takes ours.
+ * The claimed rows come straight from the locking scan, never joined back to the table, and `OFFSET 0`
+ * keeps the per-key check a probe of the (message_key, id) index for each claimed row: otherwise the
+ * planner could hash every unpublished row, or scan the whole table with the published rows kept for
+ * the retention period, on every claim (a generic plan did both: 11.8 ms against 3.8 ms a claim of 200
+ * with 10,000 rows waiting and 50,000 published).
  */
 const CLAIM_SQL = `
 WITH claimed AS (
-  SELECT id FROM outbox
+  SELECT id, message_id, topic, message_key, type, payload, created_at FROM outbox
   WHERE published_at IS NULL
   ORDER BY id
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 )
-SELECT o.id, o.message_id, o.topic, o.message_key, o.type, o.payload, o.created_at
-FROM outbox o
-JOIN claimed c ON c.id = o.id
+SELECT c.id, c.message_id, c.topic, c.message_key, c.type, c.payload, c.created_at
+FROM claimed c
 WHERE NOT EXISTS (
   SELECT 1 FROM outbox earlier
-  WHERE earlier.message_key = o.message_key
-    AND earlier.id < o.id
+  WHERE earlier.message_key = c.message_key
+    AND earlier.id < c.id
     AND earlier.published_at IS NULL
     AND earlier.id NOT IN (SELECT id FROM claimed)
+  OFFSET 0
 )
-ORDER BY o.id`;
+ORDER BY c.id`;
 
 const MARK_SQL = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
 
