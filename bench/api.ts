@@ -27,7 +27,6 @@ import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import { SignJWT } from 'jose';
 import { v1 } from '@scoreline/contracts';
 import pg from 'pg';
 import { env, loadConfig } from '@scoreline/platform';
@@ -35,6 +34,7 @@ import type autocannon from 'autocannon';
 import { freePort, spawnNode, stopAllChildren, waitUntilReady } from './api-children.js';
 import { describeCpu, sampleCpu, type CpuSample } from './api-cpu.js';
 import { count, latency, rate, runLoad, statusCounts, stopLoad } from './api-load.js';
+import { userTokens } from './user-tokens.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LP_DB = 'scoreline_bench_api_lp';
@@ -348,16 +348,7 @@ async function main() {
   }
 
   // User tokens, as an identity provider would issue them.
-  const secret = new TextEncoder().encode(JWT_SECRET);
-  const tokens: string[] = [];
-  for (let i = 0; i < userCount; i++) {
-    const jwt = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(`u${i}`)
-      .setExpirationTime('2h')
-      .sign(secret);
-    tokens.push(`Bearer ${jwt}`);
-  }
+  const tokens = await userTokens(JWT_SECRET, userCount, 'u');
   const pick = <T>(list: readonly T[]) => list[Math.floor(Math.random() * list.length)]!;
 
   // 3. POST /events/{id}/score.

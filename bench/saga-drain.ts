@@ -1,11 +1,11 @@
 import http from 'node:http';
 import type { ChildProcess } from 'node:child_process';
 import type { Redis } from 'ioredis';
-import { SignJWT } from 'jose';
 import type { Database } from '@scoreline/platform';
 import { cpuSeconds, postgresSeconds, sampleFocused, type CpuSample } from './saga-cpu.js';
 import { epochMs } from './saga-load.js';
 import { ms } from './saga-stats.js';
+import { userTokens } from './user-tokens.js';
 
 /**
  * A backlog drain for bench/saga.ts: how fast the saga settles scores that are all waiting when the
@@ -179,16 +179,7 @@ export async function runDrain(setup: DrainSetup): Promise<DrainResult> {
 
   // 1. The backlog, with no worker running.
   console.error(`drain (${setup.label}): signing ${setup.scores} user tokens`);
-  const secret = new TextEncoder().encode(setup.jwtSecret);
-  const tokens: string[] = [];
-  for (let i = 0; i < setup.scores; i++) {
-    const jwt = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(`${setup.userTag}-${i}`)
-      .setExpirationTime('2h')
-      .sign(secret);
-    tokens.push(`Bearer ${jwt}`);
-  }
+  const tokens = await userTokens(setup.jwtSecret, setup.scores, `${setup.userTag}-`);
   console.error(
     `drain (${setup.label}): submitting ${setup.scores} scores over ${eventIds.length} event(s), no worker running`,
   );

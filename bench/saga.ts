@@ -58,7 +58,6 @@ import { randomBytes } from 'node:crypto';
 import type { ChildProcess } from 'node:child_process';
 import * as grpc from '@grpc/grpc-js';
 import { Redis } from 'ioredis';
-import { SignJWT } from 'jose';
 import { EVENT_CHANGED_TOPIC, v1 } from '@scoreline/contracts';
 import {
   env,
@@ -84,6 +83,7 @@ import {
   type Sampler,
   type SettleTracker,
 } from './saga-watch.js';
+import { userTokens } from './user-tokens.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const LP_DB = 'scoreline_bench_saga_lp';
@@ -696,16 +696,7 @@ async function main() {
   }
   const eventIds = await createEvents(eventCount, 'Saga bench event');
   // User tokens, as an identity provider would issue them.
-  const secret = new TextEncoder().encode(JWT_SECRET);
-  const tokens: string[] = [];
-  for (let i = 0; i < userCount; i++) {
-    const jwt = await new SignJWT({})
-      .setProtectedHeader({ alg: 'HS256' })
-      .setSubject(`u${i}`)
-      .setExpirationTime('2h')
-      .sign(secret);
-    tokens.push(`Bearer ${jwt}`);
-  }
+  const tokens = await userTokens(JWT_SECRET, userCount, 'u');
 
   tracker = startSettleTracker(pollMs > 0 ? await open(smUrl, 1) : smSample, pollMs);
   sampler = startSampler({
