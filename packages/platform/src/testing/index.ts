@@ -5,3 +5,4 @@ export { waitFor } from './wait-for.js';
 export { startPrivateRedis, redisServerAvailable, type PrivateRedis } from './private-redis.js';
 export { startPrivatePostgres, privatePostgresAvailable, type PrivatePostgres } from './private-postgres.js';
 export { freePort } from './free-port.js';
+export { checkInvariants, type InvariantReport, type InvariantOptions } from './invariants.js';

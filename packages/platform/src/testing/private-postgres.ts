@@ -1,4 +1,4 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,19 +51,21 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
     const gid = Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
     chownSync(dataDir, uid, gid);
   }
-  const pgRun = (tool: string, args: string[]) => {
-    const command = path.join(bin, tool);
-    const result = asRoot
-      ? spawnSync('runuser', ['-u', 'postgres', '--', command, ...args], { encoding: 'utf8' })
-      : spawnSync(command, args, { encoding: 'utf8' });
-    if (result.status !== 0) {
-      throw new Error(`${tool} ${args.join(' ')} failed: ${result.stderr || result.stdout}`);
-    }
-  };
-  pgRun('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
+  // Asynchronous, so that a load running in the same process goes on (and sees the outage) meanwhile.
+  const pgRun = (tool: string, args: string[]) =>
+    new Promise<void>((resolve, reject) => {
+      const command = path.join(bin, tool);
+      const [file, argv] = asRoot ? ['runuser', ['-u', 'postgres', '--', command, ...args]] : [command, args];
+      execFile(file, argv, { encoding: 'utf8' }, (error, stdout, stderr) => {
+        if (error)
+          reject(new Error(`${tool} ${args.join(' ')} failed: ${stderr || stdout || error.message}`));
+        else resolve();
+      });
+    });
+  await pgRun('initdb', ['-D', dataDir, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8']);
   // fsync off: the data is thrown away, and a fast restart is what the tests are about.
   const serverOptions = `-p ${port} -k ${dataDir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200`;
-  const pgCtl = (...args: string[]) =>
+  const pgCtl = async (...args: string[]) =>
     pgRun('pg_ctl', ['-D', dataDir, '-l', path.join(dataDir, 'server.log'), '-o', serverOptions, ...args]);
 
   const urlFor = (database: string) => `postgres://postgres@127.0.0.1:${port}/${database}`;
@@ -94,16 +96,16 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       }
     },
     async restart() {
-      pgCtl('restart', '-m', 'fast', '-w');
+      await pgCtl('restart', '-m', 'fast', '-w');
       await waitFor(ready, { what: `private PostgreSQL on ${port}`, timeoutMs: 30_000 });
     },
     async stop() {
       if (!running) return;
-      pgCtl('stop', '-m', 'fast', '-w');
+      await pgCtl('stop', '-m', 'fast', '-w');
       running = false;
     },
     async start() {
-      pgCtl('start', '-w');
+      await pgCtl('start', '-w');
       running = true;
       await waitFor(ready, { what: `private PostgreSQL on ${port}`, timeoutMs: 30_000 });
     },
