@@ -16,3 +16,14 @@ export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
 export { runService, type Runnable } from './run-service.js';
+export {
+  CRASH_AT_VARIABLE,
+  CRASH_POINTS,
+  CRASH_POINT_NAMES,
+  armCrashPoints,
+  crashMarker,
+  crashPoint,
+  parseCrashAt,
+  type CrashPointName,
+  type CrashTrigger,
+} from './crash-points.js';

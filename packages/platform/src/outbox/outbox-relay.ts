@@ -1,4 +1,5 @@
 import type { Logger } from 'pino';
+import { crashPoint } from '../crash-points.js';
 import type { Broker, BrokerMessage } from '../broker/broker.js';
 import type { Database, Queryable } from '../db/database.js';
 import { OUTBOX_CHANNEL, OUTBOX_QUIET_WINDOW_MS } from './outbox-schema.js';
@@ -148,6 +149,7 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
       });
       for (const [topic, list] of byTopic) await broker.publish(topic, list);
       // A crash from here until COMMIT leaves the rows unpublished: they go out again (at-least-once).
+      crashPoint('relay.after-publish');
       await options.afterPublish?.(tx, messages);
       await tx.query(MARK_SQL, [rows.map((r) => r.id)]);
       await tx.query(ACTIVITY_SQL);

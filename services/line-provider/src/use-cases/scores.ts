@@ -1,4 +1,4 @@
-import { AppError, isAppError, type Database } from '@scoreline/platform';
+import { AppError, crashPoint, isAppError, type Database } from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
 import { checkScoreBatch, checkScoreInput, type ApplyScoreInput } from '../domain/score-input.js';
 import type {
@@ -39,6 +39,7 @@ export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRep
       const violation = checkScoreInput(input, APPLY_FIELDS);
       if (violation) throw invalid(violation);
       const [answer] = await ledger.applyScores(db, [{ ...input, rate: input.rate as Rate }]);
+      crashPoint('line-provider.after-commit');
       return answer!;
     },
 
@@ -47,7 +48,9 @@ export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRep
       if (violation) throw invalid(violation);
       if (items.length === 0) return [];
       try {
-        return await ledger.applyScores(db, items as readonly ApplyItem[]);
+        const answers = await ledger.applyScores(db, items as readonly ApplyItem[]);
+        crashPoint('line-provider.after-commit');
+        return answers;
       } catch (error) {
         throw inBatch(error);
       }
@@ -57,6 +60,7 @@ export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRep
       const violation = checkScoreInput(input, REVERT_FIELDS);
       if (violation) throw invalid(violation);
       const [answer] = await ledger.revertScores(db, [input]);
+      crashPoint('line-provider.after-commit');
       return answer!;
     },
 
@@ -64,7 +68,9 @@ export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRep
       const violation = checkScoreBatch(items, REVERT_FIELDS);
       if (violation) throw invalid(violation);
       if (items.length === 0) return [];
-      return ledger.revertScores(db, items);
+      const answers = await ledger.revertScores(db, items);
+      crashPoint('line-provider.after-commit');
+      return answers;
     },
   };
 }

@@ -1,5 +1,5 @@
 import { EVENT_CHANGED_TOPIC, v1 } from '@scoreline/contracts';
-import type { Database, Logger } from '@scoreline/platform';
+import { crashPoint, type Database, type Logger } from '@scoreline/platform';
 import type { EventsCache } from '../data-access/events-cache.js';
 import type { SagaRepository } from '../data-access/saga-repository.js';
 
@@ -53,6 +53,7 @@ export function createEventChanges(deps: {
         const marked = await sagas.markEventsFinal(tx, eventIds);
         if (marked > 0) logger.info({ eventIds, scores: marked }, 'events closed: scores are final');
       });
+      crashPoint('worker.after-inbox');
     }
     await Promise.all([...newest].map(([eventId, version]) => cache.invalidate(eventId, version)));
   };

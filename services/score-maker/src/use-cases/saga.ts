@@ -1,4 +1,11 @@
-import { isAppError, type Broker, type BrokerMessage, type Database, type Logger } from '@scoreline/platform';
+import {
+  crashPoint,
+  isAppError,
+  type Broker,
+  type BrokerMessage,
+  type Database,
+  type Logger,
+} from '@scoreline/platform';
 import { MAX_SCORE_BATCH, type LineProviderClient } from '../data-access/line-provider-client.js';
 import type { SagaPosition, SagaRepository } from '../data-access/saga-repository.js';
 import { settleApply, settleRevert, timedOut } from '../domain/saga.js';
@@ -133,6 +140,7 @@ export function createSaga(deps: {
       }
       return;
     }
+    crashPoint('worker.after-answer');
     await sagas.settle(
       db,
       'APPLYING',

@@ -1,4 +1,4 @@
-import { AppError, type Database, type Logger } from '@scoreline/platform';
+import { AppError, crashPoint, type Database, type Logger } from '@scoreline/platform';
 import { acceptsScores, type EventView } from '../domain/event-view.js';
 import type { Score } from '../domain/score.js';
 import type { IdempotencyRepository, StoredResponse } from '../data-access/idempotency-repository.js';
@@ -69,7 +69,9 @@ export function createSubmitScore(deps: {
     if (!key) {
       await checkEvent(input.eventId);
       // No key: one statement, one round trip (an implicit transaction).
-      return render(await write(db, input));
+      const written = await write(db, input);
+      crashPoint('api.after-commit');
+      return render(written);
     }
     const replayed = await db.transaction(async (tx) => {
       await idempotency.lock(tx, input.userId, key.key);
@@ -77,7 +79,7 @@ export function createSubmitScore(deps: {
     });
     if (replayed) return replayOrRefuse(replayed, key.requestHash);
     await checkEvent(input.eventId);
-    return db.transaction(async (tx) => {
+    const answered = await db.transaction(async (tx) => {
       await idempotency.lock(tx, input.userId, key.key);
       // Another request with this key may have committed since the first look.
       const stored = await idempotency.find(tx, input.userId, key.key);
@@ -86,6 +88,8 @@ export function createSubmitScore(deps: {
       await idempotency.save(tx, input.userId, key.key, key.requestHash, response);
       return response;
     });
+    crashPoint('api.after-commit');
+    return answered;
   };
 }
 

@@ -1,4 +1,4 @@
-import type { BatchHandler, Delivery } from '@scoreline/platform';
+import { crashPoint, type BatchHandler, type Delivery } from '@scoreline/platform';
 import type { ApplyScoreCommand, RevertScoreCommand } from '../../domain/score.js';
 import type { EventChangedMessage } from '../../use-cases/event-changes.js';
 import type { Saga, Step } from '../../use-cases/saga.js';
@@ -9,7 +9,11 @@ const toStep = <C>(d: Delivery<C>): Step<C> => ({ id: d.id, attempt: d.attempt, 
 
 export const applyDeliveries =
   (saga: Saga): BatchHandler<ApplyScoreCommand> =>
-  async (deliveries) => ({ retry: await saga.apply(deliveries.map(toStep)) });
+  async (deliveries) => {
+    const retry = await saga.apply(deliveries.map(toStep));
+    crashPoint('worker.before-ack');
+    return { retry };
+  };
 
 export const revertDeliveries =
   (saga: Saga): BatchHandler<RevertScoreCommand> =>
