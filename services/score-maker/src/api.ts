@@ -15,6 +15,7 @@ import { createSagaRepository, SCORE_SETTLED_CHANNEL } from './data-access/saga-
 import { createScoreRepository } from './data-access/score-repository.js';
 import { createAuthenticator } from './entry-points/http/auth.js';
 import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
+import { createLiveUpdates } from './entry-points/http/live-updates.js';
 import { createSettlementWaits } from './entry-points/http/settlement-waits.js';
 import { createEventReads } from './use-cases/event-reads.js';
 import { createSubmitScore } from './use-cases/submit-score.js';
@@ -99,9 +100,25 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     loadEvent: events.load,
     logger,
   });
-  // One LISTEN connection for the whole process wakes every request waiting for a settlement.
+  // One LISTEN connection for the whole process wakes every request waiting for a settlement, and
+  // feeds the live update streams; so do the events cache's invalidations (EventChanged).
   const waits = createSettlementWaits();
-  owned.push(await db.listen(SCORE_SETTLED_CHANNEL, (payload) => waits.notify(payload)));
+  const live = createLiveUpdates({
+    db,
+    scores,
+    loadEvent: events.load,
+    logger,
+    maxConnections: config.STREAM_MAX_CONNECTIONS,
+    heartbeatMs: config.STREAM_HEARTBEAT,
+  });
+  owned.push(
+    await db.listen(SCORE_SETTLED_CHANNEL, (payload) => {
+      waits.notify(payload);
+      void live.settled(payload);
+    }),
+  );
+  const unsubscribe = local.onInvalidate((change) => live.eventChanged(change));
+  owned.push(unsubscribe);
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   let closing = false;
@@ -121,6 +138,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     db,
     scores,
     waits,
+    live,
     registry,
     ops: {
       closing: () => closing,
@@ -157,6 +175,8 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
         closing = true;
         // Requests waiting on Prefer: wait answer now rather than at the end of their wait.
         waits.closeAll();
+        // Live streams end now; clients reconnect (to another replica) with Last-Event-ID.
+        live.closeAll();
         // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, and waits for
         // requests in flight before resolving.
         await http.close();

@@ -54,6 +54,10 @@ export const apiConfigSchema = {
   RATE_LIMIT_SCORES_PER_MINUTE: env.integer(120, { min: 1, max: 1_000_000 }),
   /** Other requests per user (or per address, without a token) per minute. */
   RATE_LIMIT_READS_PER_MINUTE: env.integer(1200, { min: 1, max: 10_000_000 }),
+  /** Live update streams (Server-Sent Events) one API process holds at most; more answer 503. */
+  STREAM_MAX_CONNECTIONS: env.integer(2000, { min: 1, max: 1_000_000 }),
+  /** How often an idle live update stream sends a keep-alive comment, so that proxies keep it open. */
+  STREAM_HEARTBEAT: env.duration('15s'),
 };
 
 export type ApiConfig = ReturnType<typeof loadApiConfig>;

@@ -78,7 +78,13 @@ export class SagaSystem {
 
   static async start(
     kind: BrokerKind,
-    options: { workers?: number; env?: Record<string, string>; redis?: TestRedis } = {},
+    options: {
+      workers?: number;
+      env?: Record<string, string>;
+      /** Settings of the API (the workers take `env`). */
+      apiEnv?: Record<string, string>;
+      redis?: TestRedis;
+    } = {},
   ) {
     const lpDb = await createTestDatabase(lineProviderMigrations);
     const smDb = await createTestDatabase(scoreMakerMigrations);
@@ -95,6 +101,7 @@ export class SagaSystem {
           REDIS_PREFIX: redis?.prefix ?? 'x',
           RATE_LIMIT_SCORES_PER_MINUTE: '1000000',
           RATE_LIMIT_READS_PER_MINUTE: '1000000',
+          ...options.apiEnv,
         },
         envFile: false,
       }),

@@ -84,6 +84,37 @@ export function createScoreRepository() {
       return rows[0] && toScore(rows[0]);
     },
 
+    /** Those of these scores that belong to these users (live updates: settled scores of listeners). */
+    async changedFor(tx: Queryable, ids: readonly string[], userIds: readonly string[]): Promise<Score[]> {
+      const { rows } = await tx.query<ScoreRow>(
+        'SELECT * FROM scores WHERE id = ANY($1::uuid[]) AND user_id = ANY($2::text[])',
+        [ids, userIds],
+      );
+      return rows.map(toScore);
+    },
+
+    /** These users' scores for these events (live updates: events that closed). */
+    async ofEventsFor(
+      tx: Queryable,
+      eventIds: readonly number[],
+      userIds: readonly string[],
+    ): Promise<Score[]> {
+      const { rows } = await tx.query<ScoreRow>(
+        'SELECT * FROM scores WHERE event_id = ANY($1::bigint[]) AND user_id = ANY($2::text[])',
+        [eventIds, userIds],
+      );
+      return rows.map(toScore);
+    },
+
+    /** A user's scores changed after `since`, oldest change first (a resumed live stream). */
+    async changedSince(tx: Queryable, userId: string, since: Date, limit: number): Promise<Score[]> {
+      const { rows } = await tx.query<ScoreRow>(
+        'SELECT * FROM scores WHERE user_id = $1 AND updated_at > $2 ORDER BY updated_at LIMIT $3',
+        [userId, since, limit],
+      );
+      return rows.map(toScore);
+    },
+
     /** A user's scores, newest first, keyset-paginated by creation order (`seq`). */
     async listByUser(
       tx: Queryable,

@@ -99,6 +99,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/me/scores/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * My scores, live (Server-Sent Events)
+     * @description A `score` message (the Score, as `GET /scores/{score_id}` answers it) each time one of your scores settles or becomes final, pushed as it happens. Starts with `ready`. Reconnect with `Last-Event-ID` to get the scores changed meanwhile; a `reset` message means too much was missed: reload `GET /me/scores`. Needs `Authorization: Bearer`, so browsers read it with `fetch` (EventSource cannot send headers). Answers 503 while the instance holds STREAM_MAX_CONNECTIONS streams.
+     */
+    get: operations['streamMyScores'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/events/stream': {
+    parameters: {
+      query?: never;
+      header?: never;
+      path?: never;
+      cookie?: never;
+    };
+    /**
+     * Event changes, live (Server-Sent Events)
+     * @description An `event` message (the Event, as `GET /events/{event_id}` answers it) each time an event is created or changes: scores confirmed, closed, cancelled. Starts with `ready`. No token needed; works with EventSource. Reconnect with `Last-Event-ID` to get what was missed; a `reset` message means it cannot be replayed: reload `GET /events`. Answers 503 while the instance holds STREAM_MAX_CONNECTIONS streams.
+     */
+    get: operations['streamEvents'];
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/problems': {
     parameters: {
       query?: never;
@@ -750,6 +790,141 @@ export interface operations {
        * @description - [`VALIDATION_FAILED`](/problems/VALIDATION_FAILED): A path parameter, query parameter, header or body field is missing, not allowed, of the wrong type or out of range. `errors` has one entry per field at fault, naming what it accepts.
        *     - [`INVALID_ARGUMENT`](/problems/INVALID_ARGUMENT): A value has the right form but cannot be used: a `cursor` this API did not issue for this listing.
        */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`RATE_LIMITED`](/problems/RATE_LIMITED): Too many requests in the last minute from this user (or this address, without a token); scores have a limit of their own. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`INTERNAL`](/problems/INTERNAL): The API failed unexpectedly. The detail names the request id; the cause is in the server log. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`UNAVAILABLE`](/problems/UNAVAILABLE): A service this API depends on (line-provider) did not answer, or this API instance is shutting down. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamMyScores: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `id` of the last message received: the stream resumes after it (browsers send it). */
+        'last-event-id'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of your score changes */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description - [`UNAUTHENTICATED`](/problems/UNAUTHENTICATED): The operation acts for a user, and the request has no bearer token, or one that is malformed, expired, wrongly signed or unsigned. */
+      401: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`VALIDATION_FAILED`](/problems/VALIDATION_FAILED): A path parameter, query parameter, header or body field is missing, not allowed, of the wrong type or out of range. `errors` has one entry per field at fault, naming what it accepts. */
+      422: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`RATE_LIMITED`](/problems/RATE_LIMITED): Too many requests in the last minute from this user (or this address, without a token); scores have a limit of their own. */
+      429: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`INTERNAL`](/problems/INTERNAL): The API failed unexpectedly. The detail names the request id; the cause is in the server log. */
+      500: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+      /** @description - [`UNAVAILABLE`](/problems/UNAVAILABLE): A service this API depends on (line-provider) did not answer, or this API instance is shutting down. */
+      503: {
+        headers: {
+          /** @description Seconds to wait before retrying */
+          'Retry-After': number;
+          [name: string]: unknown;
+        };
+        content: {
+          'application/problem+json': components['schemas']['Problem'];
+        };
+      };
+    };
+  };
+  streamEvents: {
+    parameters: {
+      query?: never;
+      header?: {
+        /** @description The `id` of the last message received: the stream resumes after it (browsers send it). */
+        'last-event-id'?: string;
+      };
+      path?: never;
+      cookie?: never;
+    };
+    requestBody?: never;
+    responses: {
+      /** @description The stream of event changes */
+      200: {
+        headers: {
+          [name: string]: unknown;
+        };
+        content: {
+          'text/event-stream': string;
+        };
+      };
+      /** @description - [`VALIDATION_FAILED`](/problems/VALIDATION_FAILED): A path parameter, query parameter, header or body field is missing, not allowed, of the wrong type or out of range. `errors` has one entry per field at fault, naming what it accepts. */
       422: {
         headers: {
           [name: string]: unknown;

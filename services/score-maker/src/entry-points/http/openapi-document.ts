@@ -23,6 +23,7 @@ export function buildDocumentServer(options: { closing?: () => boolean } = {}): 
     submitScore: unavailable('submitScore'),
     db: unavailable('database'),
     scores: unavailable('scores'),
+    live: unavailable('live updates'),
     registry: new Registry(),
     ops: { checks: {}, closing: options.closing ?? (() => false) },
     rateLimit: { prefix: 'openapi-document', scoresPerMinute: 60, readsPerMinute: 600 },

@@ -15,6 +15,7 @@ import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
 import { problemRoutes } from './routes/problems.js';
 import { scoreRoutes, type ScoreRoutesDeps } from './routes/scores.js';
+import { streamRoutes, type StreamRoutesDeps } from './routes/streams.js';
 import { EventSchema, ProblemSchema, ProblemTypeSchema, ScoreSchema } from './schemas.js';
 import { validatorCompiler } from './validation.js';
 
@@ -29,6 +30,8 @@ export interface HttpServerDeps {
   scores: ScoreRoutesDeps['scores'];
   /** Requests waiting for settlements (GET /scores/{id} with Prefer: wait); without it, no waiting. */
   waits?: ScoreRoutesDeps['waits'];
+  /** Server-Sent Events streams (GET /me/scores/stream, GET /events/stream). */
+  live: StreamRoutesDeps['live'];
   ops: Omit<OpsRoutesDeps, 'registry'>;
   registry: Registry;
   rateLimit: {
@@ -137,6 +140,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     }),
   );
   await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate, waits: deps.waits }));
+  await app.register(streamRoutes({ live: deps.live, authenticate }));
   await app.register(problemRoutes);
   await app.register(opsRoutes({ ...deps.ops, registry: deps.registry }));
   return app;
