@@ -1,4 +1,4 @@
-import { timingSafeEqual } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
 import { AppError } from '@scoreline/platform';
 
@@ -9,10 +9,15 @@ export interface Tokens {
   internal: string;
 }
 
-function same(a: string, b: string): boolean {
-  const left = Buffer.from(a);
-  const right = Buffer.from(b);
-  return left.length === right.length && timingSafeEqual(left, right);
+const digest = (value: string) => createHash('sha256').update(value).digest();
+
+/**
+ * Compares in time independent of where the two differ and of their lengths: timingSafeEqual needs
+ * equal lengths, and returning early on a length mismatch would tell a caller the token's length.
+ * Both sides are hashed to 32 bytes first (a hash collision is not a practical way in).
+ */
+export function sameToken(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
 }
 
 function bearer(metadata: grpc.Metadata): string | undefined {
@@ -34,9 +39,9 @@ export function requireRole(metadata: grpc.Metadata, role: Role, tokens: Tokens)
       `this call needs the ${role} token as "authorization: Bearer <token>"`,
     );
   }
-  if (same(token, tokens[role])) return;
+  if (sameToken(token, tokens[role])) return;
   const other: Role = role === 'admin' ? 'internal' : 'admin';
-  if (same(token, tokens[other]))
+  if (sameToken(token, tokens[other]))
     throw new AppError('PERMISSION_DENIED', `this call needs the ${role} token`);
   throw new AppError('UNAUTHENTICATED', 'unknown token');
 }
