@@ -3,8 +3,8 @@
 #   node --import tsx services/score-maker/src/main-api.ts      score-maker API, HTTP on 8002 (default)
 #   node --import tsx services/score-maker/src/main-worker.ts   score-maker worker, health on 8003
 #   node --import tsx deploy/migrate.ts                         both schemas, then exit
-# There is no build step: the services run their TypeScript through tsx, and the generated gRPC code is
-# committed (packages/contracts/src/gen).
+# The services have no build step: they run their TypeScript through tsx, and the generated gRPC code is
+# committed (packages/contracts/src/gen). Only the web app is built (web/dist).
 #
 #   docker build -t scoreline:local .
 
@@ -31,6 +31,8 @@ WORKDIR /app
 # the sources over them; .dockerignore keeps the host's node_modules, .env and data folders out.
 COPY --from=deps /app ./
 COPY . .
+# The web app the API serves at `/` (Vite, a devDependency: built here, served as static files).
+RUN npm run build:web
 # Root owns the files, read-only to the process; it writes only to /tmp (tsx's compile cache).
 USER node
 # 8002 score-maker API, 50051 line-provider gRPC, 8003 score-maker worker health.

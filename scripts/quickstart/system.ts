@@ -144,7 +144,14 @@ export async function startSystem(
         },
         envFile: false,
       }),
-      { logger: logger.child({ service: 'score-maker-api' }), db: smDb, cache, lineProvider: client },
+      {
+        logger: logger.child({ service: 'score-maker-api' }),
+        db: smDb,
+        cache,
+        lineProvider: client,
+        // "Sign in as <name>" in the web app, only on the secret generated here (not one set by hand).
+        quickstartSignIn: !settings.JWT_SECRET,
+      },
     );
     const { port } = await api.start();
     stops.push(() => api.stop());

@@ -34,6 +34,13 @@ export interface ScoreMakerApiDeps {
   db?: Database;
   cache?: EventsCache;
   lineProvider?: LineProviderClient;
+  /**
+   * "Sign in as <name>": the quick start sets it, and only when the API runs on the secret it
+   * generated; no setting turns it on, so a deployed API never offers it.
+   */
+  quickstartSignIn?: boolean;
+  /** The built web app to serve at `/`; default web/dist in this repository. */
+  webRoot?: string;
 }
 
 /** The score-maker API's composition root. No module-level state: build as many as you like. */
@@ -139,6 +146,10 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     scores,
     waits,
     live,
+    webRoot: deps.webRoot ?? defaultWebRoot,
+    ...(deps.quickstartSignIn && config.JWT_SECRET
+      ? { quickstartSignIn: { secret: config.JWT_SECRET } }
+      : {}),
     registry,
     ops: {
       closing: () => closing,

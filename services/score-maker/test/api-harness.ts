@@ -13,7 +13,13 @@ import {
   createRedisEventsCache,
   type EventsCache,
 } from '../src/data-access/events-cache.js';
-import { buildScoreMakerApi, loadApiConfig, scoreMakerMigrations, type ScoreMakerApi } from '../src/index.js';
+import {
+  buildScoreMakerApi,
+  loadApiConfig,
+  scoreMakerMigrations,
+  type ScoreMakerApi,
+  type ScoreMakerApiDeps,
+} from '../src/index.js';
 import { INTERNAL_TOKEN, startHarness, type Harness } from '../../line-provider/test/helpers.js';
 
 export const JWT_SECRET = 'test-jwt-secret-of-at-least-32-characters!';
@@ -46,7 +52,10 @@ export interface ApiHarness {
  * The score-maker API (app.inject, no port) over its own test database, a real line-provider on a
  * real port with its own database, and the events cache on Redis (memory when Redis is absent).
  */
-export async function startApi(env: Record<string, string> = {}): Promise<ApiHarness> {
+export async function startApi(
+  env: Record<string, string> = {},
+  deps: Pick<ScoreMakerApiDeps, 'quickstartSignIn' | 'webRoot'> = {},
+): Promise<ApiHarness> {
   const lp = await startHarness();
   const tdb = await createTestDatabase(scoreMakerMigrations);
   const logger = silentLogger();
@@ -72,7 +81,7 @@ export async function startApi(env: Record<string, string> = {}): Promise<ApiHar
     internalToken: INTERNAL_TOKEN,
     logger,
   });
-  const api = await buildScoreMakerApi(config, { logger, db: tdb.db, cache, lineProvider });
+  const api = await buildScoreMakerApi(config, { logger, db: tdb.db, cache, lineProvider, ...deps });
   await api.http.ready();
   const replicas: ScoreMakerApi[] = [];
   const replicaCaches: EventsCache[] = [];

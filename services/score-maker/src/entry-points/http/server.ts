@@ -14,8 +14,10 @@ import { fallbackRateLimitStore } from './rate-limit-store.js';
 import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
 import { problemRoutes } from './routes/problems.js';
+import { quickstartRoutes } from './routes/quickstart.js';
 import { scoreRoutes, type ScoreRoutesDeps } from './routes/scores.js';
 import { streamRoutes, type StreamRoutesDeps } from './routes/streams.js';
+import { webAppBuilt, webAppRoutes } from './routes/web-app.js';
 import { EventSchema, ProblemSchema, ProblemTypeSchema, ScoreSchema } from './schemas.js';
 import { validatorCompiler } from './validation.js';
 
@@ -32,6 +34,10 @@ export interface HttpServerDeps {
   waits?: ScoreRoutesDeps['waits'];
   /** Server-Sent Events streams (GET /me/scores/stream, GET /events/stream). */
   live: StreamRoutesDeps['live'];
+  /** The built web app (web/dist), served at `/`; without it, or unbuilt, no app is served. */
+  webRoot?: string;
+  /** "Sign in as <name>" (the quick start, on its generated secret): signs with this secret. */
+  quickstartSignIn?: { secret: string };
   ops: Omit<OpsRoutesDeps, 'registry'>;
   registry: Registry;
   rateLimit: {
@@ -142,6 +148,11 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate, waits: deps.waits }));
   await app.register(streamRoutes({ live: deps.live, authenticate }));
   await app.register(problemRoutes);
+  if (deps.quickstartSignIn) await app.register(quickstartRoutes(deps.quickstartSignIn));
+  if (deps.webRoot !== undefined) {
+    if (webAppBuilt(deps.webRoot)) await app.register(webAppRoutes(deps.webRoot));
+    else deps.logger.warn({ webRoot: deps.webRoot }, 'web app not built (npm run build:web): not served');
+  }
   await app.register(opsRoutes({ ...deps.ops, registry: deps.registry }));
   return app;
 }
