@@ -18,6 +18,7 @@ import { createEventService } from './entry-points/grpc/event-service.js';
 import { createHealth } from './entry-points/grpc/health.js';
 import { createLegacyService } from './entry-points/grpc/legacy-service.js';
 import { addReflection } from './entry-points/grpc/reflection.js';
+import { RequestCheckingServer } from './entry-points/grpc/request-decoding.js';
 import { createEventUseCases } from './use-cases/events.js';
 import { createScoreUseCases } from './use-cases/scores.js';
 
@@ -60,8 +61,9 @@ export async function buildLineProvider(
   const tokens = { admin: config.LINE_PROVIDER_ADMIN_TOKEN, internal: config.LINE_PROVIDER_INTERNAL_TOKEN };
 
   // channelz (grpc-js's per-call counters and timestamps for its debugging service) is off: nothing
-  // here serves or reads it, and it is work on every call.
-  const server = new grpc.Server({ 'grpc.enable_channelz': 0 });
+  // here serves or reads it, and it is work on every call. A request that does not decode answers
+  // INVALID_ARGUMENT, not grpc-js's INTERNAL.
+  const server = new RequestCheckingServer({ 'grpc.enable_channelz': 0 });
   server.addService(v1.EventServiceService, createEventService({ events, scores, tokens, logger }));
   server.addService(
     legacy.EventServiceService,

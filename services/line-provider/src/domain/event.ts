@@ -43,9 +43,15 @@ export function acceptsScores(event: Pick<Event, 'state' | 'deadline'>, now: Dat
 
 export type Violation = { field: string; message: string };
 
+/** PostgreSQL's text (and jsonb) cannot hold U+0000: a string with one is refused, not stored. */
+export function hasNul(text: string): boolean {
+  return text.includes('\0');
+}
+
 export function checkTitle(title: string): Violation | undefined {
   const trimmed = title.trim();
   if (trimmed.length === 0) return { field: 'title', message: 'title must not be empty' };
+  if (hasNul(trimmed)) return { field: 'title', message: 'title must not contain NUL characters' };
   if ([...trimmed].length > TITLE_MAX) {
     return { field: 'title', message: `title must be at most ${TITLE_MAX} characters` };
   }

@@ -1,5 +1,5 @@
 import type { Rate } from './event.js';
-import type { Violation } from './event.js';
+import { hasNul, type Violation } from './event.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const USER_ID_MAX = 200;
@@ -39,6 +39,7 @@ export function checkScoreInput(
         ) {
           return { field: 'user_id', message: `user_id must be 1 to ${USER_ID_MAX} characters` };
         }
+        if (hasNul(value)) return { field: 'user_id', message: 'user_id must not contain NUL characters' };
         break;
       case 'rate':
         if (!isRate(value)) return { field: 'rate', message: 'rate must be an integer from 1 to 5' };

@@ -1,5 +1,12 @@
 import { AppError, type Database } from '@scoreline/platform';
-import { acceptsScores, checkDeadline, checkTitle, type Event, type EventState } from '../domain/event.js';
+import {
+  acceptsScores,
+  checkDeadline,
+  checkTitle,
+  hasNul,
+  type Event,
+  type EventState,
+} from '../domain/event.js';
 import { isPositiveId } from '../domain/score-input.js';
 import type { EventRepository } from '../data-access/event-repository.js';
 
@@ -129,6 +136,9 @@ export function createEventUseCases(deps: { db: Database; events: EventRepositor
         throw new AppError('INVALID_ARGUMENT', `reason must be at most ${CANCEL_REASON_MAX} characters`, {
           field: 'reason',
         });
+      }
+      if (hasNul(reason)) {
+        throw new AppError('INVALID_ARGUMENT', 'reason must not contain NUL characters', { field: 'reason' });
       }
       return db.transaction(async (tx) => {
         const event = await load(tx, id);

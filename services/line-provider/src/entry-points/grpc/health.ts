@@ -83,7 +83,10 @@ export function createHealth(check: () => Promise<boolean>, options: HealthOptio
     check(call, callback) {
       const name = call.request.service;
       if (!known.has(name)) {
-        callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${JSON.stringify(name)}` });
+        // The name is echoed only in part: the details travel in a trailer, and one of hundreds of
+        // kilobytes is more than the client takes, which leaves its call hanging.
+        const shown = name.length > 100 ? `${name.slice(0, 100)}…` : name;
+        callback({ code: grpc.status.NOT_FOUND, details: `unknown service ${JSON.stringify(shown)}` });
         return;
       }
       void fresh().then(() => callback(null, { status: statusOf(name) }));
