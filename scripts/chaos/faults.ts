@@ -45,6 +45,8 @@ export interface FaultRecord extends PlannedFault {
   ended: number;
   detail: string;
   error?: string;
+  /** The process a kill or crash point took down. */
+  target?: string;
 }
 
 export interface FaultTargets {
@@ -119,10 +121,15 @@ export async function runFaults(
     const record: FaultRecord = { ...fault, started: Date.now() - targets.began, ended: 0, detail: '' };
     records.push(record);
     running.push(
-      inject(fault, targets, (text) => {
-        record.detail = record.detail ? `${record.detail}; ${text}` : text;
-        say(`${fault.kind}: ${text}`);
-      })
+      inject(
+        fault,
+        targets,
+        (text) => {
+          record.detail = record.detail ? `${record.detail}; ${text}` : text;
+          say(`${fault.kind}: ${text}`);
+        },
+        (name) => (record.target = name),
+      )
         .catch((error: Error) => {
           record.error = error.message;
           say(`${fault.kind} FAILED: ${error.message}`);
@@ -143,6 +150,7 @@ async function inject(
   fault: PlannedFault,
   targets: FaultTargets,
   note: (text: string) => void,
+  target: (name: string) => void,
 ): Promise<void> {
   const timed = async (action: () => Promise<void>) => {
     const t0 = Date.now();
@@ -156,6 +164,7 @@ async function inject(
       const kind = fault.kind.slice('kill '.length) as ProcessKind;
       const proc = pick(targets.processes[kind], fault.replica);
       if (!proc) return note(`skipped: no ${kind} replica up and free`);
+      target(proc.name);
       proc.busy = true;
       try {
         await proc.kill();
@@ -171,6 +180,7 @@ async function inject(
       const { point, kind, hit } = fault.crash!;
       const proc = pick(targets.processes[kind], fault.replica);
       if (!proc) return note(`skipped: no ${kind} replica up and free`);
+      target(proc.name);
       proc.busy = true;
       try {
         const crashAt = `${point}@${hit}`;

@@ -25,6 +25,8 @@ export interface LoadSettings {
 export interface Failure {
   at: number;
   what: string;
+  /** Which API replica (0 or 1) it came from. */
+  api: number;
 }
 
 export interface LoadResult {
@@ -100,7 +102,8 @@ export async function runLoad(settings: LoadSettings): Promise<LoadResult> {
     result.submitted++;
     if (change) result.changes++;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const api = settings.apis[(index + attempt) % settings.apis.length]!;
+      const replica = (index + attempt) % settings.apis.length;
+      const api = settings.apis[replica]!;
       result.requests++;
       try {
         const res = await fetch(`${api}/events/${eventId}/score`, {
@@ -126,11 +129,11 @@ export async function runLoad(settings: LoadSettings): Promise<LoadResult> {
           if (res.status === 409) closed.add(eventId);
           return;
         }
-        result.failures.push({ at: Date.now() - began, what: String(res.status) });
+        result.failures.push({ at: Date.now() - began, what: String(res.status), api: replica });
         if (res.status === 503 && !res.headers.get('retry-after')) result.noRetryAfter++;
       } catch {
         result.unanswered++;
-        result.failures.push({ at: Date.now() - began, what: 'no answer' });
+        result.failures.push({ at: Date.now() - began, what: 'no answer', api: replica });
       }
       await sleep(200 * (attempt + 1));
     }

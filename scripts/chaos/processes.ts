@@ -21,6 +21,9 @@ export interface UnexpectedExit {
   at: number;
 }
 
+/** All the children take from this process's environment: where binaries are, and the home folder. */
+const inherited = Object.fromEntries(['PATH', 'HOME'].map((name) => [name, process.env[name] ?? '']));
+
 const live = new Set<ChildProcess>();
 // Whatever way this script ends, no child outlives it.
 process.on('exit', () => {
@@ -87,8 +90,7 @@ export class ManagedProcess {
     const child = spawn(process.execPath, ['--import', 'tsx', script], {
       cwd: this.options.root,
       env: {
-        PATH: process.env.PATH ?? '',
-        HOME: process.env.HOME ?? '',
+        ...inherited,
         ...this.env,
         ...(options.crashAt ? { SCORELINE_CRASH_AT: options.crashAt } : {}),
       },

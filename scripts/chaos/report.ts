@@ -121,16 +121,38 @@ async function describeMismatches(lp: Database, sm: Database, invariants: Invari
 
 const s = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 
-/** Failures (5xx, no answer) answered from a fault's start until the next fault's start (at most 60 s). */
+/**
+ * Puts each failed request (a 5xx, or no answer) down to one fault: a request to an API replica that got
+ * no answer, to the kill or crash point that had that replica down then; any other, to the latest fault
+ * begun before it and ended at most 15 s earlier. A fault's window runs from its start to the last
+ * failure put down to it. What no fault explains is returned apart (it should be nothing).
+ */
 export function faultWindows(faults: FaultRecord[], failures: Failure[]) {
-  return faults.map((fault, i) => {
-    const until = Math.min(faults[i + 1]?.started ?? Infinity, fault.started + 60_000);
-    const mine = failures.filter((f) => f.at >= fault.started && f.at < until);
-    const last = mine.length > 0 ? Math.max(...mine.map((f) => f.at)) : undefined;
+  const mine = faults.map(() => [] as Failure[]);
+  const unexplained: Failure[] = [];
+  for (const failure of failures) {
+    let index =
+      failure.what === 'no answer'
+        ? faults.findIndex(
+            (f) =>
+              f.target === `api-${failure.api + 1}` &&
+              failure.at >= f.started &&
+              failure.at <= f.ended + 1000,
+          )
+        : -1;
+    for (let i = faults.length - 1; index < 0 && i >= 0; i--) {
+      if (faults[i]!.started <= failure.at && failure.at <= faults[i]!.ended + 15_000) index = i;
+    }
+    if (index < 0) unexplained.push(failure);
+    else mine[index]!.push(failure);
+  }
+  const windows = faults.map((fault, i) => {
     const by = new Map<string, number>();
-    for (const f of mine) by.set(f.what, (by.get(f.what) ?? 0) + 1);
-    return { fault, failures: by, windowMs: last === undefined ? 0 : last - fault.started };
+    for (const f of mine[i]!) by.set(f.what, (by.get(f.what) ?? 0) + 1);
+    const last = mine[i]!.reduce((max, f) => Math.max(max, f.at), fault.started);
+    return { fault, failures: by, windowMs: last - fault.started };
   });
+  return { windows, unexplained };
 }
 
 export function printReport(p: {
@@ -160,9 +182,12 @@ export function printReport(p: {
   );
   line(`  without an answer after ${8} tries: ${load.gaveUp}; 503 without Retry-After: ${load.noRetryAfter}`);
   line();
-  line('faults (t = seconds since the run began; window = last 5xx or unanswered request after the fault):');
+  line(
+    'faults (t = seconds since the run began; failed requests = 5xx or no answer put down to the fault; window = from the fault to the last of them):',
+  );
   const kinds = new Map<string, number>();
-  for (const { fault, failures, windowMs } of faultWindows(p.faults, load.failures)) {
+  const { windows, unexplained } = faultWindows(p.faults, load.failures);
+  for (const { fault, failures, windowMs } of windows) {
     kinds.set(fault.kind, (kinds.get(fault.kind) ?? 0) + 1);
     const failed = [...failures].map(([what, n]) => `${what}×${n}`).join(', ') || 'none';
     line(
@@ -175,7 +200,8 @@ export function printReport(p: {
   line(
     `  counts: ${[...kinds].map(([kind, n]) => `${kind} ×${n}`).join(', ')}${p.faultsNotRun ? `; ${p.faultsNotRun} planned after the load ended, not run` : ''}`,
   );
-  const pgWindows = faultWindows(p.faults, load.failures).filter((w) => w.fault.kind.includes('postgres'));
+  line(`  failed requests no fault explains: ${unexplained.length}`);
+  const pgWindows = windows.filter((w) => w.fault.kind.includes('postgres'));
   for (const w of pgWindows) {
     line(`  ${w.fault.kind}: 5xx/unanswered window ${s(w.windowMs)} (${w.fault.detail})`);
   }
