@@ -141,6 +141,8 @@ export async function startSystem(
           SCORE_MAKER_HTTP_PORT: String(settings.SCORE_MAKER_HTTP_PORT),
           LINE_PROVIDER_ADDRESS: lineProviderAddress,
           JWT_SECRET: secrets.jwtSecret,
+          // The operations console's create, close and cancel of events.
+          LINE_PROVIDER_ADMIN_TOKEN: secrets.adminToken,
         },
         envFile: false,
       }),

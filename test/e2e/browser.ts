@@ -1,11 +1,15 @@
-/// <reference lib="dom" />
-// Code passed to page.evaluate runs in the browser: its types are the DOM's.
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { expect } from 'vitest';
 import { repoRoot } from './walkthrough.js';
+
+// Code passed to page.evaluate runs in the browser: these name its globals for the compiler, without
+// the DOM library (which would retype fetch and streams for the whole Node.js program).
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const window: any;
+declare const document: any;
 
 /** Debian's Chromium (CI installs it with apt when it is missing); `npx playwright install` cannot run here. */
 export const CHROMIUM = '/usr/bin/chromium';
@@ -74,7 +78,9 @@ export async function recordTexts(page: Page, selector: string): Promise<() => P
       const text = document.querySelector(sel)?.textContent?.trim();
       if (text !== undefined && seen.at(-1) !== text) seen.push(text);
     };
-    new MutationObserver(look).observe(document.body, {
+    new (
+      window as { MutationObserver: new (f: () => void) => { observe(n: unknown, o: object): void } }
+    ).MutationObserver(look).observe(document.body, {
       subtree: true,
       childList: true,
       characterData: true,

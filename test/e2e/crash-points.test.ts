@@ -69,14 +69,23 @@ interface World {
   token(user: string): Promise<string>;
   /** line-provider's admin CloseEvent. */
   closeEvent(eventId: number): Promise<void>;
+  /** (Re)starts a process with the file's settings and these. */
+  start(role: Role, extraEnv?: Record<string, string>): Promise<void>;
+  stop(role: Role): Promise<void>;
 }
 
 interface Case {
   point: CrashPointName;
   /** The process armed with the point. */
   role: Role;
+  /** The work that reaches it, for the test's name. */
+  on: string;
+  /** Before the process is armed: what must be in flight when it starts. */
+  prepare?(w: World, eventId: number, submitted: Submitted[]): Promise<void>;
+  /** The status every score of the case ends in (CONFIRMED unless said). */
+  ends?: 'CONFIRMED' | 'REJECTED';
   /** Drives one unit of work that should reach the point; called until the process dies. */
-  drive(w: World, eventId: number, submitted: Submitted[]): Promise<void>;
+  drive?(w: World, eventId: number, submitted: Submitted[]): Promise<void>;
   /** While the process is dead: the state must be the one the point's window leaves. */
   atCrash(w: World, eventId: number, submitted: Submitted[]): Promise<void>;
   /** After the restart and quiet, besides the invariants. */
@@ -110,12 +119,49 @@ const submitOne = async (w: World, eventId: number, submitted: Submitted[]) => {
   submitted.push({ id: body.id, version: body.version });
 };
 
+const sagaStates = async (w: World, submitted: Submitted[]) =>
+  (
+    await w.sm.query<{ saga_state: string | null }>(
+      'SELECT saga_state FROM scores WHERE id = ANY($1::uuid[])',
+      [submitted.map((s) => s.id)],
+    )
+  ).rows.map((r) => r.saga_state);
+
+/** line-provider has recorded a RevertScore of each score's version. */
+async function revertedInLineProvider(w: World, submitted: Submitted[]) {
+  const { rows } = await w.lp.query<{ n: number }>(
+    `SELECT count(*)::int AS n FROM score_versions
+     WHERE score_id::text = ANY($1::text[]) AND revert_outcome IS NOT NULL`,
+    [submitted.map((s) => s.id)],
+  );
+  return rows[0]!.n === submitted.length;
+}
+
+/**
+ * A RevertScore in flight: with line-provider down, a score is accepted (the API skips the event check),
+ * its ApplyScore fails at its only attempt (a worker with SAGA_MAX_ATTEMPTS=1) and the timeout's
+ * compensation queues RevertScore, which waits in its retries while that worker stops and
+ * line-provider comes back. The armed worker takes it from there.
+ */
+async function compensating(w: World, eventId: number, submitted: Submitted[]) {
+  await w.stop('line-provider');
+  await w.start('worker', { SAGA_MAX_ATTEMPTS: '1' });
+  await submitOne(w, eventId, submitted);
+  await waitFor(async () => (await sagaStates(w, submitted))[0] === 'REVERTING', {
+    what: 'the compensation to begin',
+    timeoutMs: 30_000,
+  });
+  await w.stop('worker');
+  await w.start('line-provider');
+}
+
 const retried = { idempotencyKey: 'crash-key', user: 'api-user' };
 
 const cases: Case[] = [
   {
     point: 'api.after-commit',
     role: 'api',
+    on: 'T1',
     async drive(w, eventId, submitted) {
       // No answer comes: the API dies between T1's commit and the 202. The client retries with its key.
       await expect(w.submit(eventId, 4, retried)).rejects.toThrow();
@@ -145,6 +191,7 @@ const cases: Case[] = [
   {
     point: 'relay.after-publish',
     role: 'worker',
+    on: 'score-maker outbox',
     drive: submitOne,
     async atCrash(w) {
       // Published to the queue, never marked: the restarted relay publishes it again.
@@ -155,6 +202,7 @@ const cases: Case[] = [
   {
     point: 'worker.after-answer',
     role: 'worker',
+    on: 'ApplyScore',
     drive: submitOne,
     async atCrash(w, _eventId, submitted) {
       // line-provider applied it; score-maker never heard: the step is redelivered and asks again.
@@ -165,6 +213,7 @@ const cases: Case[] = [
   {
     point: 'worker.before-ack',
     role: 'worker',
+    on: 'ApplyScore',
     drive: submitOne,
     async atCrash(w, _eventId, submitted) {
       // Settled, but the step is still the dead worker's in the queue: redelivered, it must do nothing.
@@ -175,6 +224,7 @@ const cases: Case[] = [
   {
     point: 'line-provider.after-commit',
     role: 'line-provider',
+    on: 'ApplyScore',
     drive: submitOne,
     async atCrash(w, _eventId, submitted) {
       // Committed in line-provider, no answer sent: the worker retries and gets the first answer.
@@ -185,6 +235,7 @@ const cases: Case[] = [
   {
     point: 'relay.after-publish',
     role: 'line-provider',
+    on: 'line-provider outbox',
     drive: submitOne,
     async atCrash(w) {
       // EventChanged published, never marked: published again after the restart.
@@ -192,8 +243,37 @@ const cases: Case[] = [
     },
   },
   {
+    point: 'worker.after-answer',
+    role: 'worker',
+    on: 'RevertScore',
+    ends: 'REJECTED',
+    prepare: compensating,
+    async atCrash(w, _eventId, submitted) {
+      // line-provider recorded the revert; score-maker still waits for it.
+      expect(await revertedInLineProvider(w, submitted)).toBe(true);
+      expect(await sagaStates(w, submitted)).toEqual(['REVERTING']);
+    },
+  },
+  {
+    point: 'worker.before-ack',
+    role: 'worker',
+    on: 'RevertScore',
+    ends: 'REJECTED',
+    prepare: compensating,
+    async atCrash(w, _eventId, submitted) {
+      // Settled (REJECTED, line-provider holds nothing), the step still unacknowledged in the queue.
+      expect(await statuses(w, submitted)).toEqual(['REJECTED']);
+      expect(await w.live(REVERT_TOPIC)).toBeGreaterThan(0);
+    },
+    async after(w, _eventId, submitted) {
+      const { rows } = await w.sm.query('SELECT reason FROM scores WHERE id = $1', [submitted[0]!.id]);
+      expect(rows).toEqual([{ reason: 'UNAVAILABLE' }]);
+    },
+  },
+  {
     point: 'worker.after-inbox',
     role: 'worker',
+    on: 'a closing EventChanged',
     async drive(w, eventId, submitted) {
       if (submitted.length === 0) {
         // Scores settled and the event in the API's cache (OPEN) before it closes.
@@ -253,10 +333,10 @@ describe.skipIf(missing)(
     let world: World;
     const eventIds = new Map<Case, number>();
 
-    async function start(role: Role, crashAt?: string): Promise<Proc> {
+    async function start(role: Role, armedEnv: Record<string, string> = {}): Promise<Proc> {
       await procs.get(role)?.stop();
       const { script, ready } = entryPoints[role];
-      const proc = run(script, crashAt ? { ...env, [CRASH_AT_VARIABLE]: crashAt } : env);
+      const proc = run(script, { ...env, ...armedEnv });
       procs.set(role, proc);
       await waitFor(() => proc.output().includes(ready) || proc.child.exitCode !== null, {
         what: script,
@@ -305,6 +385,7 @@ describe.skipIf(missing)(
         SAGA_SWEEP_AFTER: '3s',
         SAGA_SWEEP_INTERVAL: '1s',
         SAGA_BACKOFF_MAX: '1s',
+        SAGA_REVERT_BACKOFF_MAX: '1s',
         // line-provider down for a restart must never time a saga out: these cases are about crashes.
         SAGA_TIMEOUT: '10m',
         SAGA_MAX_ATTEMPTS: '1000',
@@ -345,6 +426,8 @@ describe.skipIf(missing)(
         sm: smDb.db,
         api,
         token,
+        start: async (role, extraEnv) => void (await start(role, extraEnv)),
+        stop: async (role) => void (await procs.get(role)!.stop()),
         closeEvent: (eventId) =>
           new Promise<void>((resolve, reject) =>
             admin.closeEvent(v1.CloseEventRequest.fromPartial({ eventId }), metadata, (e) =>
@@ -381,19 +464,25 @@ describe.skipIf(missing)(
     });
 
     it.each(cases)(
-      'when the $role process dies at $point, then after its restart nothing is lost or applied twice',
+      'when the $role process dies at $point ($on), then after its restart nothing is lost or applied twice',
       async (c) => {
+        // Every process up (a failed case may have left one down), then nothing left of earlier cases.
+        for (const role of ['line-provider', 'worker', 'api'] as const) {
+          const proc = procs.get(role)!;
+          if (proc.child.exitCode !== null || proc.child.signalCode !== null) await start(role);
+        }
         await waitFor(quiet, { what: 'quiet before the case', timeoutMs: 60_000, intervalMs: 100 });
         const eventId = eventIds.get(c)!;
         const submitted: Submitted[] = [];
-        const armed = await start(c.role, c.point);
+        await c.prepare?.(world, eventId, submitted);
+        const armed = await start(c.role, { [CRASH_AT_VARIABLE]: c.point });
         // Driven again every few seconds (a step may wait in a backoff), for at most half a minute.
         const giveUp = Date.now() + 30_000;
         while (armed.child.exitCode === null && armed.child.signalCode === null) {
           expect(Date.now(), `${c.role} still alive; output:\n${armed.output().slice(-3000)}`).toBeLessThan(
             giveUp,
           );
-          await c.drive(world, eventId, submitted);
+          await c.drive?.(world, eventId, submitted);
           await Promise.race([armed.exited, new Promise((resolve) => setTimeout(resolve, 3000))]);
         }
         await armed.exited;
@@ -405,7 +494,7 @@ describe.skipIf(missing)(
         await waitFor(quiet, { what: 'quiet after the restart', timeoutMs: 60_000, intervalMs: 100 });
         expect(await checkInvariants(world.lp, world.sm)).toEqual(clean);
         await c.after?.(world, eventId, submitted);
-        expect(await statuses(world, submitted)).toEqual(submitted.map(() => 'CONFIRMED'));
+        expect(await statuses(world, submitted)).toEqual(submitted.map(() => c.ends ?? 'CONFIRMED'));
         for (const proc of procs.values()) expect(proc.child.exitCode, proc.output().slice(-3000)).toBeNull();
       },
       120_000,

@@ -1,4 +1,3 @@
-/// <reference lib="dom" />
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, recordTexts, screenshotAndCheck } from './browser.js';
 import { startQuickstart, targetFrom } from './quickstart-process.js';
 import { cli, type Proc, type Target } from './walkthrough.js';
+
+// Code passed to page.evaluate runs in the browser: these name its globals for the compiler, without
+// the DOM library (which would retype fetch and streams for the whole Node.js program).
+/* eslint-disable @typescript-eslint/no-explicit-any */
+declare const window: any;
+declare const document: any;
 
 interface ApiEvent {
   id: number;

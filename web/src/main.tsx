@@ -1,9 +1,12 @@
 import { render } from 'preact';
 import { useCallback, useState } from 'preact/hooks';
+import { ConsolePage } from './console-page';
 import { EventsPage } from './events-page';
 import { loadSession, saveSession, type Session } from './session';
 import { SignIn } from './sign-in';
 import './styles.css';
+
+const onConsole = location.pathname === '/console';
 
 function App() {
   const [session, setSession] = useState<Session | undefined>(loadSession);
@@ -26,6 +29,7 @@ function App() {
           Scoreline
         </a>
         <nav aria-label="Account">
+          {onConsole ? <a href="/">Events</a> : session && <a href="/console">Operations console</a>}
           {session ? (
             <>
               <span data-testid="signed-in-as">
@@ -39,7 +43,9 @@ function App() {
         </nav>
       </header>
       <main>
-        <h1 class="visually-hidden">Scoreline: score events</h1>
+        <h1 class={onConsole ? '' : 'visually-hidden'}>
+          {onConsole ? 'Operations console' : 'Scoreline: score events'}
+        </h1>
         <div class="message" role="alert" data-testid="message">
           {message && (
             <>
@@ -51,7 +57,11 @@ function App() {
           )}
         </div>
         {!session && <SignIn onSignIn={signIn} onError={onError} />}
-        <EventsPage session={session} onError={onError} onSignedOut={signOut} />
+        {onConsole ? (
+          <ConsolePage session={session} onError={onError} />
+        ) : (
+          <EventsPage session={session} onError={onError} onSignedOut={signOut} />
+        )}
       </main>
       <footer>
         <a href="/docs">API reference</a>

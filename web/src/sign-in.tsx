@@ -9,6 +9,7 @@ import { sessionOf, type Session } from './session';
 export function SignIn(props: { onSignIn: (session: Session) => void; onError: (message: string) => void }) {
   const [token, setToken] = useState('');
   const [name, setName] = useState('');
+  const [admin, setAdmin] = useState(false);
   const [quickstart, setQuickstart] = useState(false);
 
   useEffect(() => {
@@ -39,7 +40,7 @@ export function SignIn(props: { onSignIn: (session: Session) => void; onError: (
     try {
       const answer = await api<{ token: string }>('/quickstart/sign-in', {
         method: 'POST',
-        body: { name: name.trim() },
+        body: { name: name.trim(), admin },
       });
       const session = sessionOf(answer.token);
       if (session) props.onSignIn(session);
@@ -63,6 +64,10 @@ export function SignIn(props: { onSignIn: (session: Session) => void; onError: (
             pattern="[A-Za-z0-9_.\-]+"
             required
           />
+          <label class="check">
+            <input type="checkbox" checked={admin} onChange={(e) => setAdmin(e.currentTarget.checked)} />
+            administrator
+          </label>
           <button type="submit">Sign in as {name.trim() || '…'}</button>
         </form>
       )}

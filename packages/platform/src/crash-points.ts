@@ -18,9 +18,9 @@ export const CRASH_POINTS = {
   'relay.after-publish':
     "an outbox relay (score-maker worker's or line-provider's): a batch published to the queues, before it is marked published",
   'worker.after-answer':
-    'score-maker worker: line-provider answered ApplyScores, before T3 settles the batch',
+    'score-maker worker: line-provider answered ApplyScores (or RevertScores), before the batch is settled',
   'worker.before-ack':
-    'score-maker worker: a batch of ApplyScore steps settled, before the queue acknowledges them',
+    'score-maker worker: a batch of ApplyScore (or RevertScore) steps settled, before the queue acknowledges them',
   'line-provider.after-commit':
     'line-provider: an ApplyScore(s) or RevertScore(s) call committed, before the answer is sent',
   'worker.after-inbox':

@@ -9,13 +9,16 @@ import {
 } from './data-access/events-cache.js';
 import { createLocalEventsCache } from './data-access/events-cache-local.js';
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
+import { createLineProviderAdmin } from './data-access/line-provider-admin.js';
 import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
+import { createOperationsRepository } from './data-access/operations-repository.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';
 import { createSagaRepository, SCORE_SETTLED_CHANNEL } from './data-access/saga-repository.js';
 import { createScoreRepository } from './data-access/score-repository.js';
 import { createAuthenticator } from './entry-points/http/auth.js';
 import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
 import { createLiveUpdates } from './entry-points/http/live-updates.js';
+import { defaultWebRoot } from './entry-points/http/routes/web-app.js';
 import { createSettlementWaits } from './entry-points/http/settlement-waits.js';
 import { createEventReads } from './use-cases/event-reads.js';
 import { createSubmitScore } from './use-cases/submit-score.js';
@@ -95,6 +98,14 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 
   const scores = createScoreRepository();
+  const lineProviderAdmin = config.LINE_PROVIDER_ADMIN_TOKEN
+    ? createLineProviderAdmin({
+        address: config.LINE_PROVIDER_ADDRESS,
+        adminToken: config.LINE_PROVIDER_ADMIN_TOKEN,
+        callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+      })
+    : undefined;
+  if (lineProviderAdmin) owned.push(() => lineProviderAdmin.dispose());
   const sagas = createSagaRepository();
   // In front of the shared cache: the hot paths read events from this process's memory.
   const local = createLocalEventsCache(cache, { ttlMs: config.EVENTS_LOCAL_TTL });
@@ -138,6 +149,8 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
       jwksUrl: config.JWT_JWKS_URL,
       issuer: config.JWT_ISSUER,
       audience: config.JWT_AUDIENCE,
+      adminClaim: config.ADMIN_ROLE_CLAIM,
+      adminRole: config.ADMIN_ROLE,
     }),
     events,
     freshnessMs: config.EVENTS_LOCAL_TTL,
@@ -146,9 +159,23 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     scores,
     waits,
     live,
+    admin: {
+      db,
+      sagas,
+      operations: createOperationsRepository(),
+      admin: lineProviderAdmin,
+      pingLineProvider: () => lineProvider.ping(),
+      stuckAfterMs: config.SAGA_STUCK_AFTER,
+    },
     webRoot: deps.webRoot ?? defaultWebRoot,
     ...(deps.quickstartSignIn && config.JWT_SECRET
-      ? { quickstartSignIn: { secret: config.JWT_SECRET } }
+      ? {
+          quickstartSignIn: {
+            secret: config.JWT_SECRET,
+            adminClaim: config.ADMIN_ROLE_CLAIM,
+            adminRole: config.ADMIN_ROLE,
+          },
+        }
       : {}),
     registry,
     ops: {

@@ -58,6 +58,18 @@ export const apiConfigSchema = {
   STREAM_MAX_CONNECTIONS: env.integer(2000, { min: 1, max: 1_000_000 }),
   /** How often an idle live update stream sends a keep-alive comment, so that proxies keep it open. */
   STREAM_HEARTBEAT: env.duration('15s'),
+  /**
+   * The user token claim that carries roles, for the operations console (/console, /admin/…): a string,
+   * a space-separated list or an array; a dotted path reaches into objects (`realm_access.roles`).
+   */
+  ADMIN_ROLE_CLAIM: env.string('roles'),
+  /** The role in ADMIN_ROLE_CLAIM that opens the operations console. */
+  ADMIN_ROLE: env.string('admin'),
+  /**
+   * line-provider's admin token, for the console's create, close and cancel of events; unset, those
+   * answer 503 and the rest of the console works.
+   */
+  LINE_PROVIDER_ADMIN_TOKEN: env.secret(16).optional(),
 };
 
 export type ApiConfig = ReturnType<typeof loadApiConfig>;

@@ -24,8 +24,11 @@ export async function openSse(url: string, headers: Record<string, string> = {})
     if (!res.body || !res.headers.get('content-type')?.startsWith('text/event-stream')) return;
     const decoder = new TextDecoder();
     try {
-      for await (const chunk of res.body) {
-        buffer += decoder.decode(chunk as Uint8Array, { stream: true });
+      const reader = res.body.getReader();
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += decoder.decode(value, { stream: true });
         let end: number;
         while ((end = buffer.indexOf('\n\n')) >= 0) {
           const block = buffer.slice(0, end);

@@ -182,6 +182,7 @@ export function createSaga(deps: {
       for (const s of steps) retries.set(s.id, error);
       return;
     }
+    crashPoint('worker.after-answer');
     await sagas.settle(
       db,
       'REVERTING',

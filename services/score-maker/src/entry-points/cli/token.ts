@@ -29,6 +29,7 @@ export async function signToken(
     options: {
       user: { type: 'string', short: 'u' },
       expires: { type: 'string', default: '12h' },
+      admin: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -49,7 +50,8 @@ export async function signToken(
   const { secret, from } = config.JWT_SECRET
     ? { secret: config.JWT_SECRET, from: jwtSecretSource(environment, envFile) }
     : quickstartSecret(config.SCORELINE_DATA_DIR);
-  const token = await new SignJWT({})
+  // The operations console's role, in the API's default claim (ADMIN_ROLE_CLAIM=roles, ADMIN_ROLE=admin).
+  const token = await new SignJWT(values.admin ? { roles: ['admin'] } : {})
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(values.user)
     .setIssuedAt()
@@ -92,12 +94,14 @@ function quickstartSecret(dataDir: string): { secret: string; from: string } {
 export class UsageError extends Error {}
 class HelpRequested extends Error {}
 
-const USAGE = `Usage: npm run token -- --user <id> [--expires 12h]
+const USAGE = `Usage: npm run token -- --user <id> [--expires 12h] [--admin]
 
 Prints a bearer token for the user <id> (the JWT's sub), valid for --expires (30m, 12h, 7d; 12h by
 default), signed (HS256) with JWT_SECRET from the environment or .env; when neither sets it, with the
 secret npm start generated in its data folder (SCORELINE_DATA_DIR, .data by default). It says on
-stderr which secret it used. For example: export TOKEN=$(npm run -s token -- --user alice)`;
+stderr which secret it used. --admin adds the admin role (claim roles: ["admin"], the API's default
+ADMIN_ROLE_CLAIM and ADMIN_ROLE) for the operations console at /console.
+For example: export TOKEN=$(npm run -s token -- --user alice)`;
 
 const isMain = import.meta.url === `file://${process.argv[1]}`;
 if (isMain) {

@@ -39,6 +39,14 @@ export const problemTypes = {
       'expired, wrongly signed or unsigned.',
     action: 'Send `Authorization: Bearer <jwt>` with a valid token; get a new one when it has expired.',
   },
+  FORBIDDEN: {
+    status: 403,
+    title: 'Forbidden',
+    meaning:
+      "The operation is for administrators (the operations console), and the token's role claim " +
+      '(`ADMIN_ROLE_CLAIM`) does not hold the admin role (`ADMIN_ROLE`).',
+    action: 'Use a token your identity provider issued with the admin role.',
+  },
   NOT_FOUND: {
     status: 404,
     title: 'Not found',

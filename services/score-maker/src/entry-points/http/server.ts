@@ -6,11 +6,12 @@ import Fastify, { LogController } from 'fastify';
 import type { Redis } from 'ioredis';
 import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@scoreline/platform';
-import { authHook, type Authenticate } from './auth.js';
+import { adminHook, authHook, type Authenticate, type Principal } from './auth.js';
 import { openApiOptions } from './openapi.js';
 import { errorHandler, instanceOf, problem, sendProblem } from './problem.js';
 import { BODY_LIMIT_BYTES } from './problem-types.js';
 import { fallbackRateLimitStore } from './rate-limit-store.js';
+import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
 import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
 import { problemRoutes } from './routes/problems.js';
@@ -23,7 +24,7 @@ import { validatorCompiler } from './validation.js';
 
 export interface HttpServerDeps {
   logger: Logger;
-  authenticate: Authenticate;
+  authenticate: Authenticate & { principal?: (authorization: string | undefined) => Promise<Principal> };
   events: EventRoutesDeps['events'];
   /** How long events and pages are served from memory (EVENTS_LOCAL_TTL). Default 1000. */
   freshnessMs?: number;
@@ -37,7 +38,9 @@ export interface HttpServerDeps {
   /** The built web app (web/dist), served at `/`; without it, or unbuilt, no app is served. */
   webRoot?: string;
   /** "Sign in as <name>" (the quick start, on its generated secret): signs with this secret. */
-  quickstartSignIn?: { secret: string };
+  quickstartSignIn?: { secret: string; adminClaim: string; adminRole: string };
+  /** The operations console's routes (/admin/…), for tokens with the admin role. */
+  admin?: Omit<AdminRoutesDeps, 'requireAdmin' | 'logger'>;
   ops: Omit<OpsRoutesDeps, 'registry'>;
   registry: Registry;
   rateLimit: {
@@ -148,6 +151,10 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   await app.register(scoreRoutes({ db: deps.db, scores: deps.scores, authenticate, waits: deps.waits }));
   await app.register(streamRoutes({ live: deps.live, authenticate }));
   await app.register(problemRoutes);
+  if (deps.admin && deps.authenticate.principal) {
+    const requireAdmin = adminHook(deps.authenticate.principal);
+    await app.register(adminRoutes({ ...deps.admin, requireAdmin, logger: deps.logger }));
+  }
   if (deps.quickstartSignIn) await app.register(quickstartRoutes(deps.quickstartSignIn));
   if (deps.webRoot !== undefined) {
     if (webAppBuilt(deps.webRoot)) await app.register(webAppRoutes(deps.webRoot));

@@ -17,7 +17,11 @@ export const applyDeliveries =
 
 export const revertDeliveries =
   (saga: Saga): BatchHandler<RevertScoreCommand> =>
-  async (deliveries) => ({ retry: await saga.revert(deliveries.map(toStep)) });
+  async (deliveries) => {
+    const retry = await saga.revert(deliveries.map(toStep));
+    crashPoint('worker.before-ack');
+    return { retry };
+  };
 
 export const applyExhausted =
   (saga: Saga) =>

@@ -7,6 +7,9 @@ export interface QuickstartRoutesDeps {
   secret: string;
   /** How long a token lasts. */
   expiresIn?: string;
+  /** The role claim and role of an administrator (ADMIN_ROLE_CLAIM, ADMIN_ROLE), for `admin: true`. */
+  adminClaim: string;
+  adminRole: string;
 }
 
 const SignInBody = Type.Object(
@@ -17,6 +20,7 @@ const SignInBody = Type.Object(
       pattern: '^[A-Za-z0-9_.-]+$',
       description: 'The user id to sign in as: letters, digits, `_`, `.`, `-`',
     }),
+    admin: Type.Optional(Type.Boolean({ description: 'With the admin role (the operations console)' })),
   },
   { additionalProperties: false },
 );
@@ -32,12 +36,21 @@ export const quickstartRoutes =
     const key = new TextEncoder().encode(deps.secret);
     app.get('/quickstart/sign-in', { schema: { hide: true } }, async () => ({ enabled: true }));
     app.post('/quickstart/sign-in', { schema: { hide: true, body: SignInBody } }, async (request) => {
-      const token = await new SignJWT({})
+      const claims = request.body.admin ? nested(deps.adminClaim, [deps.adminRole]) : {};
+      const token = await new SignJWT(claims)
         .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
         .setSubject(request.body.name)
         .setIssuedAt()
         .setExpirationTime(deps.expiresIn ?? '12h')
         .sign(key);
-      return { token, user: request.body.name };
+      return { token, user: request.body.name, admin: request.body.admin === true };
     });
   };
+
+/** `{ a: { b: value } }` for the claim path `a.b`. */
+function nested(path: string, value: unknown): Record<string, unknown> {
+  return path
+    .split('.')
+    .reverse()
+    .reduce<Record<string, unknown>>((inner, key) => ({ [key]: inner }), value as Record<string, unknown>);
+}
