@@ -119,6 +119,7 @@ const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const ADMIN_TOKEN = 'chaos-admin-token-0123456789';
 const INTERNAL_TOKEN = 'chaos-internal-token-0123456789';
 const JWT_SECRET = 'chaos-jwt-secret-0123456789-0123456789-0123';
+const REDIS_PREFIX = 'chaos';
 const began = Date.now();
 const since = () => `${((Date.now() - began) / 1000).toFixed(1)} s`;
 const say = (text: string) => process.stderr.write(`[chaos ${since().padStart(7)}] ${text}\n`);
@@ -208,7 +209,7 @@ async function main(): Promise<boolean> {
   const shared = {
     LOG_LEVEL: 'info',
     REDIS_URL: redis.url,
-    REDIS_PREFIX: 'chaos',
+    REDIS_PREFIX,
     SHUTDOWN_TIMEOUT: '5s',
     OUTBOX_POLL_INTERVAL: '500ms',
   };
@@ -368,7 +369,12 @@ async function main(): Promise<boolean> {
 
   // Anything still paused or down is back before the quiet wait.
   for (const proc of all) proc.resume();
-  const quiet: Quiet = await waitForQuiet(lpDb, smDb, quietTimeoutS * 1000);
+  const quiet: Quiet = await waitForQuiet(
+    lpDb,
+    smDb,
+    { url: redis.url, prefix: REDIS_PREFIX },
+    quietTimeoutS * 1000,
+  );
   say(quiet.reached ? 'quiet' : 'quiet not reached; checking all the same');
   let result: Verdict | undefined;
   try {

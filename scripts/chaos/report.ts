@@ -1,6 +1,8 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { EVENT_CHANGED_TOPIC } from '@scoreline/contracts';
 import type { Database } from '@scoreline/platform';
+import { Redis } from 'ioredis';
 import { checkInvariants, type InvariantReport } from '@scoreline/platform/testing';
 import type { FaultRecord } from './faults.js';
 import type { Failure, LoadResult } from './load.js';
@@ -12,6 +14,21 @@ export interface Quiet {
   pending: number;
   scoreMakerOutbox: number;
   lineProviderOutbox: number;
+  /** Messages in the saga's and EventChanged's streams (waiting, in flight or delayed for a retry). */
+  queued: number;
+}
+
+/** The queues whose messages can still move an aggregate or a score. */
+const TOPICS = ['score-maker.apply-score', 'score-maker.revert-score', EVENT_CHANGED_TOPIC];
+
+async function queued(redis: Redis, prefix: string): Promise<number> {
+  let total = 0;
+  for (const topic of TOPICS) {
+    // The broker's key layout (packages/platform/src/broker/redis-scripts.ts): handled entries are deleted.
+    const base = `${prefix}:{${topic}}`;
+    total += (await redis.xlen(`${base}:stream`)) + (await redis.zcard(`${base}:delayed`));
+  }
+  return total;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -21,29 +38,56 @@ async function count(db: Database, sql: string): Promise<number> {
 }
 
 /**
- * Quiet: no score PENDING or with a saga step in flight, and both outboxes drained, seen twice in a row a second apart; gives up after
- * `timeoutMs`. A database that does not answer for a moment is asked again.
+ * Quiet: no score PENDING or with a saga step in flight, both outboxes drained and the queues empty (a
+ * late RevertScore still queued could yet move line-provider), seen twice in a row a second apart; gives
+ * up after `timeoutMs`. A database or Redis that does not answer for a moment is asked again.
  */
-export async function waitForQuiet(lp: Database, sm: Database, timeoutMs: number): Promise<Quiet> {
+export async function waitForQuiet(
+  lp: Database,
+  sm: Database,
+  redis: { url: string; prefix: string },
+  timeoutMs: number,
+): Promise<Quiet> {
   const start = Date.now();
-  let last: Quiet = { reached: false, afterMs: 0, pending: -1, scoreMakerOutbox: -1, lineProviderOutbox: -1 };
+  let last: Quiet = {
+    reached: false,
+    afterMs: 0,
+    pending: -1,
+    scoreMakerOutbox: -1,
+    lineProviderOutbox: -1,
+    queued: -1,
+  };
   let quietTimes = 0;
-  while (Date.now() - start < timeoutMs) {
-    try {
-      const [pending, scoreMakerOutbox, lineProviderOutbox] = await Promise.all([
-        count(sm, `SELECT count(*)::int AS n FROM scores WHERE status = 'PENDING' OR saga_state IS NOT NULL`),
-        count(sm, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'),
-        count(lp, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'),
-      ]);
-      last = { reached: false, afterMs: Date.now() - start, pending, scoreMakerOutbox, lineProviderOutbox };
-      quietTimes = pending + scoreMakerOutbox + lineProviderOutbox === 0 ? quietTimes + 1 : 0;
+  const client = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  client.on('error', () => undefined); // a moment without Redis is retried below
+  try {
+    while (Date.now() - start < timeoutMs) {
+      quietTimes = await look().catch(() => 0);
       if (quietTimes >= 2) return { ...last, reached: true };
-    } catch {
-      quietTimes = 0;
+      await sleep(1000);
     }
-    await sleep(1000);
+  } finally {
+    client.disconnect();
   }
   return { ...last, afterMs: Date.now() - start };
+
+  async function look(): Promise<number> {
+    const [pending, scoreMakerOutbox, lineProviderOutbox, inQueues] = await Promise.all([
+      count(sm, `SELECT count(*)::int AS n FROM scores WHERE status = 'PENDING' OR saga_state IS NOT NULL`),
+      count(sm, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'),
+      count(lp, 'SELECT count(*)::int AS n FROM outbox WHERE published_at IS NULL'),
+      queued(client, redis.prefix),
+    ]);
+    last = {
+      reached: false,
+      afterMs: Date.now() - start,
+      pending,
+      scoreMakerOutbox,
+      lineProviderOutbox,
+      queued: inQueues,
+    };
+    return pending + scoreMakerOutbox + lineProviderOutbox + inQueues === 0 ? quietTimes + 1 : 0;
+  }
 }
 
 export interface Verdict {
@@ -213,8 +257,8 @@ export function printReport(p: {
   line();
   line(
     quiet.reached
-      ? `quiet (no PENDING, both outboxes drained) ${s(quiet.afterMs)} after the load`
-      : `NOT QUIET after ${s(quiet.afterMs)}: ${quiet.pending} PENDING, outboxes ${quiet.scoreMakerOutbox} (score-maker) and ${quiet.lineProviderOutbox} (line-provider) unpublished`,
+      ? `quiet (no PENDING, both outboxes drained, queues empty) ${s(quiet.afterMs)} after the load`
+      : `NOT QUIET after ${s(quiet.afterMs)}: ${quiet.pending} PENDING, outboxes ${quiet.scoreMakerOutbox} (score-maker) and ${quiet.lineProviderOutbox} (line-provider) unpublished, ${quiet.queued} messages queued`,
   );
   const other5xx = [...load.statuses].filter(([status]) => status >= 500 && status !== 503);
   let ok =
