@@ -48,30 +48,30 @@ export function createLineProviderAdmin(options: LineProviderAdminOptions) {
   ) =>
     new Promise<Res>((resolve, reject) => {
       const deadline = new Date(Date.now() + (options.callTimeoutMs ?? 5000));
-      method.call(client, req, metadata(), { deadline }, (e, r) => (e ? reject(toAppError(e)) : resolve(r)));
+      method(req, metadata(), { deadline }, (e, r) => (e ? reject(toAppError(e)) : resolve(r)));
     });
 
   return {
     async create(title: string, deadline: Date): Promise<EventView> {
       const res = await call<v1.CreateEventRequest, v1.CreateEventResponse>(
-        client.createEvent,
+        (req, md, opts, cb) => client.createEvent(req, md, opts, cb),
         v1.CreateEventRequest.fromPartial({ title, deadline }),
       );
-      return eventFromProto(res.event!);
+      return eventFromProto(res.event);
     },
     async close(eventId: number): Promise<EventView> {
       const res = await call<v1.CloseEventRequest, v1.CloseEventResponse>(
-        client.closeEvent,
+        (req, md, opts, cb) => client.closeEvent(req, md, opts, cb),
         v1.CloseEventRequest.fromPartial({ eventId }),
       );
-      return eventFromProto(res.event!);
+      return eventFromProto(res.event);
     },
     async cancel(eventId: number, reason: string): Promise<EventView> {
       const res = await call<v1.CancelEventRequest, v1.CancelEventResponse>(
-        client.cancelEvent,
+        (req, md, opts, cb) => client.cancelEvent(req, md, opts, cb),
         v1.CancelEventRequest.fromPartial({ eventId, reason }),
       );
-      return eventFromProto(res.event!);
+      return eventFromProto(res.event);
     },
     dispose: () => client.close(),
   };
