@@ -8,10 +8,11 @@
  * host:port defaults to 127.0.0.1 and LINE_PROVIDER_GRPC_PORT (50051); service defaults to "" (the
  * server's overall status, which line-provider reports SERVING only while its database answers).
  * GRPC_HEALTH_TIMEOUT (default 3s) bounds the call. The status goes to stdout, any error to stderr.
+ * Against a TLS server it takes the clients' LINE_PROVIDER_TLS* settings (docs/security.md).
  */
 import * as grpc from '@grpc/grpc-js';
-import { health } from '@scoreline/contracts';
-import { ConfigError, env, loadConfig } from '@scoreline/platform';
+import { channelCredentials, health } from '@scoreline/contracts';
+import { ConfigError, env, lineProviderClientTls, loadConfig, type ClientTls } from '@scoreline/platform';
 
 const { SERVING } = health.HealthCheckResponse_ServingStatus;
 
@@ -19,10 +20,30 @@ const probeConfigSchema = {
   LINE_PROVIDER_GRPC_PORT: env.port(50051),
   /** The deadline of the Health/Check call. */
   GRPC_HEALTH_TIMEOUT: env.duration('3s'),
+  /**
+   * Call line-provider over TLS, checking its certificate against the default public roots; on by
+   * itself when the CA file, the server name or the client certificate below is set.
+   */
+  LINE_PROVIDER_TLS: env.boolean(false),
+  /** PEM CA certificates line-provider's server certificate must chain to (turns TLS on). */
+  LINE_PROVIDER_TLS_CA_FILE: env.file().optional(),
+  /**
+   * The name line-provider's certificate is checked for, when it differs from the host in
+   * LINE_PROVIDER_ADDRESS (turns TLS on).
+   */
+  LINE_PROVIDER_TLS_SERVER_NAME: env.string().optional(),
+  /**
+   * PEM client certificate presented to line-provider, for mutual TLS (with
+   * LINE_PROVIDER_CLIENT_KEY_FILE; turns TLS on).
+   */
+  LINE_PROVIDER_CLIENT_CERT_FILE: env.file().optional(),
+  /** PEM private key of LINE_PROVIDER_CLIENT_CERT_FILE. */
+  LINE_PROVIDER_CLIENT_KEY_FILE: env.file().optional(),
 };
 
-function check(address: string, service: string, timeoutMs: number): Promise<number> {
-  const client = new health.HealthClient(address, grpc.credentials.createInsecure());
+function check(address: string, service: string, timeoutMs: number, tls?: ClientTls): Promise<number> {
+  const channel = channelCredentials(tls);
+  const client = new health.HealthClient(address, channel.credentials, channel.options);
   return new Promise<number>((resolve) => {
     client.check(
       { service },
@@ -44,8 +65,10 @@ function check(address: string, service: string, timeoutMs: number): Promise<num
 
 async function main(): Promise<void> {
   let config;
+  let tls;
   try {
     config = loadConfig(probeConfigSchema);
+    tls = lineProviderClientTls(config);
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`grpc-health: ${error.message}\n`);
@@ -55,7 +78,7 @@ async function main(): Promise<void> {
   }
   const [address = `127.0.0.1:${config.LINE_PROVIDER_GRPC_PORT}`, service = ''] = process.argv.slice(2);
   // Exit at once: a probe must never linger on an open handle.
-  process.exit(await check(address, service, config.GRPC_HEALTH_TIMEOUT));
+  process.exit(await check(address, service, config.GRPC_HEALTH_TIMEOUT, tls));
 }
 
 main().catch((error: unknown) => {

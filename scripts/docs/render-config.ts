@@ -1,4 +1,5 @@
 import * as prettier from 'prettier';
+import { readsFromFile } from '@scoreline/platform';
 import type { ProcessSource } from './config-sources.js';
 import { examples, processSources } from './config-sources.js';
 import type { Reading, Variable } from './config-model.js';
@@ -59,6 +60,14 @@ export async function renderConfigReference(variables: Variable[]): Promise<stri
     ...wrap('Durations are written `500ms`, `30s`, `5m` or `24h`; a bare number is milliseconds.', ''),
     '',
     ...wrap(
+      'A secret or a URL (which may carry a password) can come from a file instead, as Docker and ' +
+        "Kubernetes secrets are mounted: `NAME_FILE=/run/secrets/name` sets `NAME` to that file's " +
+        'content, without its trailing newline. Setting both `NAME` and `NAME_FILE` is an error. TLS ' +
+        'settings are in [security.md](security.md).',
+      '',
+    ),
+    '',
+    ...wrap(
       'Inside `npm start` the three services take only what the quick start hands them (its log level, ' +
         'ports, databases, Redis settings and tokens); every other service setting keeps its default there.',
       '',
@@ -89,6 +98,9 @@ export async function renderConfigReference(variables: Variable[]): Promise<stri
         out.push(...wrap(`${names(same)}: ${fallbackWords(r)}; ${accepts}.`, '- ', '  '));
       }
       out.push('');
+    }
+    if (variable.readings.some((r) => readsFromFile(r))) {
+      out.push(...wrap(`Or from a file: \`${variable.name}_FILE\` names a file that holds it.`, ''), '');
     }
   }
   const text = out.join('\n');

@@ -21,3 +21,4 @@ export const descriptorSetPath = fileURLToPath(new URL('./gen/descriptors.binpb'
 export function readDescriptorSet(): Uint8Array {
   return readFileSync(descriptorSetPath);
 }
+export { channelCredentials, type ChannelTls } from './channel-credentials.js';

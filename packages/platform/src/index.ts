@@ -1,6 +1,14 @@
 export * from './errors.js';
 export { loadConfig, ConfigError, type Env, type LoadConfigOptions } from './config/load-config.js';
-export { env, envInfo, parseDuration, type EnvInfo } from './config/env.js';
+export { env, envInfo, envInfoOf, readsFromFile, parseDuration, type EnvInfo } from './config/env.js';
+export {
+  readTlsFiles,
+  lineProviderClientTls,
+  type TlsMaterial,
+  type FileSetting,
+  type ClientTls,
+  type LineProviderClientTlsSettings,
+} from './config/tls-files.js';
 export { createLogger, silentLogger, type Logger, type LoggerSettings } from './logger.js';
 export * from './db/database.js';
 export { createPostgresDatabase, type PostgresOptions } from './db/postgres.js';

@@ -1,4 +1,3 @@
-import * as grpc from '@grpc/grpc-js';
 import { legacy, readDescriptorSet, v1 } from '@scoreline/contracts';
 import {
   createOutboxRelay,
@@ -19,6 +18,7 @@ import { createHealth } from './entry-points/grpc/health.js';
 import { createLegacyService } from './entry-points/grpc/legacy-service.js';
 import { addReflection } from './entry-points/grpc/reflection.js';
 import { RequestCheckingServer } from './entry-points/grpc/request-decoding.js';
+import { serverCredentials } from './entry-points/grpc/server-credentials.js';
 import { createEventUseCases } from './use-cases/events.js';
 import { createScoreUseCases } from './use-cases/scores.js';
 
@@ -109,7 +109,7 @@ export async function buildLineProvider(
       const port = await new Promise<number>((resolve, reject) => {
         server.bindAsync(
           `${config.LINE_PROVIDER_GRPC_HOST}:${config.LINE_PROVIDER_GRPC_PORT}`,
-          grpc.ServerCredentials.createInsecure(),
+          serverCredentials(config.grpcTls),
           (error, boundPort) => (error ? reject(error) : resolve(boundPort)),
         );
       });
@@ -117,7 +117,8 @@ export async function buildLineProvider(
       closer.start();
       health.start();
       started = true;
-      logger.info({ port }, 'line-provider listening (gRPC)');
+      const tls = !config.grpcTls ? 'off' : config.grpcTls.ca ? 'mutual' : 'on';
+      logger.info({ port, tls }, 'line-provider listening (gRPC)');
       return { port };
     },
     async stop() {

@@ -1,4 +1,11 @@
-import { env, loadConfig, type LoadConfigOptions } from '@scoreline/platform';
+import {
+  ConfigError,
+  env,
+  loadConfig,
+  readTlsFiles,
+  type LoadConfigOptions,
+  type TlsMaterial,
+} from '@scoreline/platform';
 
 /**
  * Every setting line-provider reads. The comment above each one is its description in
@@ -22,6 +29,18 @@ export const lineProviderConfigSchema = {
   LINE_PROVIDER_GRPC_HOST: env.string('0.0.0.0'),
   /** The gRPC port. */
   LINE_PROVIDER_GRPC_PORT: env.port(50051),
+  /**
+   * PEM certificate chain of the gRPC server; with LINE_PROVIDER_TLS_KEY_FILE it turns TLS on (unset:
+   * plain text). Read at start-up: a restart picks up a renewed certificate.
+   */
+  LINE_PROVIDER_TLS_CERT_FILE: env.file().optional(),
+  /** PEM private key of LINE_PROVIDER_TLS_CERT_FILE. */
+  LINE_PROVIDER_TLS_KEY_FILE: env.file().optional(),
+  /**
+   * PEM CA certificates for mutual TLS: when set, a client must present a certificate signed by one of
+   * them or its connection is refused. Needs LINE_PROVIDER_TLS_CERT_FILE and LINE_PROVIDER_TLS_KEY_FILE.
+   */
+  LINE_PROVIDER_TLS_CLIENT_CA_FILE: env.file().optional(),
   /** Token for CreateEvent/UpdateEvent/CloseEvent/CancelEvent (the admin CLI sends it). */
   LINE_PROVIDER_ADMIN_TOKEN: env.secret(16),
   /** Token for ApplyScore/RevertScore (score-maker's worker sends it). */
@@ -42,6 +61,22 @@ export const lineProviderConfigSchema = {
 
 export type LineProviderConfig = ReturnType<typeof loadLineProviderConfig>;
 
+/** The gRPC server's TLS: its certificate and key, and the CA of client certificates for mutual TLS. */
+export type ServerTls = Required<Pick<TlsMaterial, 'cert' | 'key'>> & Pick<TlsMaterial, 'ca'>;
+
 export function loadLineProviderConfig(options?: LoadConfigOptions) {
-  return loadConfig(lineProviderConfigSchema, options);
+  const config = loadConfig(lineProviderConfigSchema, options);
+  if (config.LINE_PROVIDER_TLS_CLIENT_CA_FILE && !config.LINE_PROVIDER_TLS_CERT_FILE) {
+    throw new ConfigError([
+      'LINE_PROVIDER_TLS_CLIENT_CA_FILE: mutual TLS needs LINE_PROVIDER_TLS_CERT_FILE and ' +
+        'LINE_PROVIDER_TLS_KEY_FILE (they are not set)',
+    ]);
+  }
+  const { ca, cert, key } = readTlsFiles({
+    ca: { name: 'LINE_PROVIDER_TLS_CLIENT_CA_FILE', path: config.LINE_PROVIDER_TLS_CLIENT_CA_FILE },
+    cert: { name: 'LINE_PROVIDER_TLS_CERT_FILE', path: config.LINE_PROVIDER_TLS_CERT_FILE },
+    key: { name: 'LINE_PROVIDER_TLS_KEY_FILE', path: config.LINE_PROVIDER_TLS_KEY_FILE },
+  });
+  const grpcTls: ServerTls | undefined = cert && key ? { cert, key, ca } : undefined;
+  return Object.freeze({ ...config, grpcTls });
 }

@@ -94,6 +94,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
       internalToken: '', // the API only reads; ApplyScore/RevertScore are the worker's
       logger,
       callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+      tls: config.lineProviderTls,
     });
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 

@@ -1,4 +1,10 @@
-import { ConfigError, env, loadConfig, type LoadConfigOptions } from '@scoreline/platform';
+import {
+  ConfigError,
+  env,
+  lineProviderClientTls,
+  loadConfig,
+  type LoadConfigOptions,
+} from '@scoreline/platform';
 
 /**
  * Settings shared by the API and the worker. The comment above each setting is its description in
@@ -22,6 +28,25 @@ const common = {
   LINE_PROVIDER_ADDRESS: env.string('127.0.0.1:50051'),
   /** The deadline of each gRPC call to line-provider; a batch call gets one per 100 items. */
   LINE_PROVIDER_CALL_TIMEOUT: env.duration('2s'),
+  /**
+   * Call line-provider over TLS, checking its certificate against the default public roots; on by
+   * itself when the CA file, the server name or the client certificate below is set.
+   */
+  LINE_PROVIDER_TLS: env.boolean(false),
+  /** PEM CA certificates line-provider's server certificate must chain to (turns TLS on). */
+  LINE_PROVIDER_TLS_CA_FILE: env.file().optional(),
+  /**
+   * The name line-provider's certificate is checked for, when it differs from the host in
+   * LINE_PROVIDER_ADDRESS (turns TLS on).
+   */
+  LINE_PROVIDER_TLS_SERVER_NAME: env.string().optional(),
+  /**
+   * PEM client certificate presented to line-provider, for mutual TLS (with
+   * LINE_PROVIDER_CLIENT_KEY_FILE; turns TLS on).
+   */
+  LINE_PROVIDER_CLIENT_CERT_FILE: env.file().optional(),
+  /** PEM private key of LINE_PROVIDER_CLIENT_CERT_FILE. */
+  LINE_PROVIDER_CLIENT_KEY_FILE: env.file().optional(),
   /** How long the process may take to stop after SIGTERM or SIGINT before it exits anyway. */
   SHUTDOWN_TIMEOUT: env.duration('20s'),
   /** A compensation still running after this long counts as stuck (in /readyz and `npm run sagas`). */
@@ -81,7 +106,7 @@ export function loadApiConfig(options?: LoadConfigOptions) {
       'JWT_SECRET: set a secret of at least 32 characters, or JWT_JWKS_URL (it is not set)',
     ]);
   }
-  return config;
+  return Object.freeze({ ...config, lineProviderTls: lineProviderClientTls(config) });
 }
 
 export const workerConfigSchema = {
@@ -137,5 +162,6 @@ export const workerConfigSchema = {
 export type WorkerConfig = ReturnType<typeof loadWorkerConfig>;
 
 export function loadWorkerConfig(options?: LoadConfigOptions) {
-  return loadConfig(workerConfigSchema, options);
+  const config = loadConfig(workerConfigSchema, options);
+  return Object.freeze({ ...config, lineProviderTls: lineProviderClientTls(config) });
 }

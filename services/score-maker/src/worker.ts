@@ -105,6 +105,7 @@ export async function buildScoreMakerWorker(
       internalToken: config.LINE_PROVIDER_INTERNAL_TOKEN,
       logger,
       callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+      tls: config.lineProviderTls,
     });
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 

@@ -1,8 +1,9 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 /** What a variable built by `env` accepts, for the configuration reference (docs/configuration.md). */
 export interface EnvInfo {
-  kind: 'string' | 'secret' | 'integer' | 'port' | 'boolean' | 'duration' | 'url' | 'enum';
+  kind: 'string' | 'secret' | 'integer' | 'port' | 'boolean' | 'duration' | 'url' | 'enum' | 'file';
   /** The accepted values in words, e.g. "an integer from 1 to 200". */
   accepts: string;
 }
@@ -102,6 +103,24 @@ export const env = {
       : schema.default(fallback).register(envInfo, info);
   },
 
+  /**
+   * The path of a file the process reads (a PEM certificate or key). Checked when the configuration
+   * is loaded, so that a missing or unreadable file stops the process naming the setting.
+   */
+  file: () =>
+    z
+      .string({ error: 'expected the path of a readable file' })
+      .min(1, 'expected the path of a readable file')
+      .superRefine((path, ctx) => {
+        try {
+          readFileSync(path);
+        } catch (error) {
+          const code = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+          ctx.addIssue({ code: 'custom', message: `expected the path of a readable file (${code})` });
+        }
+      })
+      .register(envInfo, { kind: 'file', accepts: 'the path of a readable file' }),
+
   enum: <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
     z
       .enum(values, { error: `expected one of ${values.join(', ')}` })
@@ -116,6 +135,25 @@ export const env = {
       .default('info')
       .register(envInfo, { kind: 'enum', accepts: 'one of fatal, error, warn, info, debug, trace, silent' }),
 };
+
+/**
+ * Settings that may also be read from a file named by `<NAME>_FILE` (the Docker and Kubernetes
+ * secrets convention): secrets, and URLs, which may carry a password.
+ */
+export function readsFromFile(info: EnvInfo | undefined): boolean {
+  return info?.kind === 'secret' || info?.kind === 'url';
+}
+
+/** The `env` helper's registration under a schema's `.optional()` and `.default()` wrappers. */
+export function envInfoOf(schema: z.ZodType): EnvInfo | undefined {
+  let current: z.ZodType | undefined = schema;
+  while (current) {
+    const info = envInfo.get(current);
+    if (info) return info;
+    current = (current.def as { innerType?: z.ZodType }).innerType;
+  }
+  return undefined;
+}
 
 const units: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 

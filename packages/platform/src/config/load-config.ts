@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
+import { envInfoOf, readsFromFile } from './env.js';
 
 export type Env = Readonly<Record<string, string | undefined>>;
 
@@ -25,6 +26,8 @@ export interface LoadConfigOptions {
 /**
  * Reads the environment (and an optional `.env`) once, validates it against `schema` and returns a
  * frozen, typed object. Schemas are keyed by variable name so an error can name the variable.
+ * A secret or URL setting may instead be read from the file `<NAME>_FILE` names (Docker and
+ * Kubernetes secrets); setting both is an error.
  * This is the only place in the code base that reads `process.env`.
  */
 export function loadConfig<S extends z.ZodRawShape>(
@@ -34,28 +37,61 @@ export function loadConfig<S extends z.ZodRawShape>(
   const fromFile = options.envFile === false ? {} : readEnvFile(options.envFile ?? '.env');
   // eslint-disable-next-line no-restricted-properties -- the single sanctioned reader of process.env
   const env = { ...fromFile, ...(options.env ?? process.env) };
-  // Treat empty strings as unset, as most deployment tools write `VAR=` for "no value".
   const input: Record<string, string | undefined> = {};
-  for (const key of Object.keys(schema)) {
-    const value = env[key];
-    input[key] = value === '' ? undefined : value;
+  /** Settings whose value came from `<NAME>_FILE`, and those whose file could not be used. */
+  const readFrom = new Map<string, string>();
+  const problems: string[] = [];
+  for (const [key, setting] of Object.entries(schema)) {
+    const value = unsetIfEmpty(env[key]);
+    const fileVariable = `${key}_FILE`;
+    const file = readsFromFile(envInfoOf(setting as z.ZodType)) ? unsetIfEmpty(env[fileVariable]) : undefined;
+    if (file === undefined) {
+      input[key] = value;
+    } else if (value !== undefined) {
+      problems.push(`${key}: set either ${key} or ${fileVariable}, not both`);
+    } else {
+      try {
+        // One value per file; the newline most tools write after it is not part of it.
+        input[key] = unsetIfEmpty(readFileSync(file, 'utf8').replace(/[\r\n]+$/, ''));
+        readFrom.set(key, fileVariable);
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code ?? String(error);
+        problems.push(`${fileVariable}: cannot read ${JSON.stringify(file)} (${code})`);
+      }
+    }
   }
   const result = z.object(schema).safeParse(input);
+  const failed = new Set(problems.map((p) => p.slice(0, p.indexOf(':')).replace(/_FILE$/, '')));
   if (!result.success) {
-    const problems = result.error.issues.map((issue) => {
+    for (const issue of result.error.issues) {
       const name = issue.path.join('.') || '(config)';
-      const raw = input[String(issue.path[0])];
-      const got = raw === undefined ? 'it is not set' : `got ${JSON.stringify(shown(name, raw))}`;
-      return `${name}: ${issue.message} (${got})`;
-    });
-    throw new ConfigError(problems);
+      const key = String(issue.path[0]);
+      if (failed.has(key)) continue;
+      const raw = input[key];
+      const file = readFrom.get(key);
+      const got =
+        file !== undefined
+          ? raw === undefined
+            ? `${file} names an empty file`
+            : `read from ${file}: ${JSON.stringify(shown(name, raw, true))}`
+          : raw === undefined
+            ? 'it is not set'
+            : `got ${JSON.stringify(shown(name, raw))}`;
+      problems.push(`${name}: ${issue.message} (${got})`);
+    }
   }
-  return Object.freeze(result.data);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return Object.freeze(result.data!);
+}
+
+/** Most deployment tools write `VAR=` for "no value": an empty string counts as unset. */
+function unsetIfEmpty(value: string | undefined): string | undefined {
+  return value === '' ? undefined : value;
 }
 
 /** Values that may be secrets are never echoed back; URLs lose their passwords. */
-function shown(name: string, value: string): string {
-  if (/TOKEN|SECRET|PASSWORD|KEY/i.test(name)) return `<${value.length} characters, hidden>`;
+function shown(name: string, value: string, fromFile = false): string {
+  if (fromFile || /TOKEN|SECRET|PASSWORD|KEY/i.test(name)) return `<${value.length} characters, hidden>`;
   try {
     const url = new URL(value);
     if (url.password) {

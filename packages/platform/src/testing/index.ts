@@ -6,3 +6,4 @@ export { startPrivateRedis, redisServerAvailable, type PrivateRedis } from './pr
 export { startPrivatePostgres, privatePostgresAvailable, type PrivatePostgres } from './private-postgres.js';
 export { freePort } from './free-port.js';
 export { checkInvariants, type InvariantReport, type InvariantOptions } from './invariants.js';
+export { makeTestCertificates, type TestCertificates } from './test-certificates.js';

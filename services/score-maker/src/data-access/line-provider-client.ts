@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { health, v1 } from '@scoreline/contracts';
+import { channelCredentials, health, v1, type ChannelTls } from '@scoreline/contracts';
 import { AppError, type Logger } from '@scoreline/platform';
 import type { EventState, EventView } from '../domain/event-view.js';
 import {
@@ -19,6 +19,8 @@ export interface LineProviderClientOptions {
   logger: Logger;
   /** Deadline of every call (a batch call gets one per 100 items). Default 2000. */
   callTimeoutMs?: number;
+  /** TLS to line-provider (LINE_PROVIDER_TLS* settings); plain text when unset. */
+  tls?: ChannelTls;
 }
 
 export interface ApplyScoreResult {
@@ -115,8 +117,12 @@ const CHANNEL_OPTIONS: grpc.ChannelOptions = {
 export function createLineProviderClient(options: LineProviderClientOptions): LineProviderClient {
   const { logger } = options;
   const timeoutMs = options.callTimeoutMs ?? 2000;
-  const credentials = grpc.credentials.createInsecure();
-  const events = new v1.EventServiceClient(options.address, credentials, CHANNEL_OPTIONS);
+  const channel = channelCredentials(options.tls);
+  const credentials = channel.credentials;
+  const events = new v1.EventServiceClient(options.address, credentials, {
+    ...CHANNEL_OPTIONS,
+    ...channel.options,
+  });
   // Shares the events client's channel, so health checks probe the very connection calls use.
   const healthClient = new health.HealthClient(options.address, credentials, {
     channelOverride: events.getChannel(),

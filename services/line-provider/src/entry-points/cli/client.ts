@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { v1 } from '@scoreline/contracts';
+import { channelCredentials, v1, type ChannelTls } from '@scoreline/contracts';
 
 type Unary<Req, Res> = (
   request: Req,
@@ -8,9 +8,18 @@ type Unary<Req, Res> = (
   callback: (error: grpc.ServiceError | null, response: Res) => void,
 ) => grpc.ClientUnaryCall;
 
+export interface CliClientSettings {
+  address: string;
+  timeoutMs: number;
+  adminToken?: string;
+  /** TLS to line-provider (LINE_PROVIDER_TLS* settings); plain text when unset. */
+  tls?: ChannelTls;
+}
+
 /** The calls the CLI makes, as promises; each carries the CLI_TIMEOUT deadline and, if given, a token. */
-export function createCliClient(settings: { address: string; timeoutMs: number; adminToken?: string }) {
-  const client = new v1.EventServiceClient(settings.address, grpc.credentials.createInsecure());
+export function createCliClient(settings: CliClientSettings) {
+  const channel = channelCredentials(settings.tls);
+  const client = new v1.EventServiceClient(settings.address, channel.credentials, channel.options);
 
   const invoke = <Req, Res>(method: Unary<Req, Res>, request: Req) =>
     new Promise<Res>((resolve, reject) => {

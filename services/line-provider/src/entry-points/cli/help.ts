@@ -45,6 +45,9 @@ Settings (environment, or a .env file in the current folder):
   LINE_PROVIDER_ADDRESS       host:port of line-provider's gRPC server (default 127.0.0.1:50051)
   LINE_PROVIDER_ADMIN_TOKEN   admin token, needed by the (admin) commands only
   CLI_TIMEOUT                 deadline of each call, e.g. 500ms, 10s, 1m (default 10s)
+  LINE_PROVIDER_TLS_CA_FILE   TLS: CA of line-provider's certificate; also LINE_PROVIDER_TLS,
+                              LINE_PROVIDER_TLS_SERVER_NAME, LINE_PROVIDER_CLIENT_CERT_FILE and
+                              LINE_PROVIDER_CLIENT_KEY_FILE (docs/security.md)
 
 Exit codes: 0 done; 1 the call failed (line-provider unreachable, refused, not found, …);
 2 usage or settings error.

@@ -2,7 +2,13 @@ import { v1 } from '@scoreline/contracts';
 import { ConfigError, type Env } from '@scoreline/platform';
 import { parseCommand, UsageError, type Command, type ListState } from './args.js';
 import { loadCliAdminConfig, loadCliConfig } from './cli-config.js';
-import { createCliClient, describeGrpcError, isServiceError, type CliClient } from './client.js';
+import {
+  createCliClient,
+  describeGrpcError,
+  isServiceError,
+  type CliClient,
+  type CliClientSettings,
+} from './client.js';
 import { HELP, usageHint } from './help.js';
 import { eventDetails, eventTable, json, toView, type EventView } from './output.js';
 
@@ -132,10 +138,14 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     return EXIT.ok;
   }
 
-  let settings: { address: string; timeoutMs: number; adminToken?: string };
+  let settings: CliClientSettings;
   try {
     const config = loadCliConfig(configOptions);
-    settings = { address: config.LINE_PROVIDER_ADDRESS, timeoutMs: config.CLI_TIMEOUT };
+    settings = {
+      address: config.LINE_PROVIDER_ADDRESS,
+      timeoutMs: config.CLI_TIMEOUT,
+      tls: config.lineProviderTls,
+    };
     if (ADMIN_KINDS.has(command.kind)) {
       settings.adminToken = loadCliAdminConfig(configOptions).LINE_PROVIDER_ADMIN_TOKEN;
     }
