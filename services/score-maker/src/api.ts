@@ -104,6 +104,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
         address: config.LINE_PROVIDER_ADDRESS,
         adminToken: config.LINE_PROVIDER_ADMIN_TOKEN,
         callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+        tls: config.lineProviderTls,
       })
     : undefined;
   if (lineProviderAdmin) owned.push(() => lineProviderAdmin.dispose());

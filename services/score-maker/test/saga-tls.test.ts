@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
+import { SignJWT } from 'jose';
 import { channelCredentials, v1 } from '@scoreline/contracts';
 import { buildLineProvider, lineProviderMigrations, type LineProvider } from '@scoreline/line-provider';
 import {
@@ -101,7 +102,7 @@ async function createEvent(port: number, tls: ClientTls): Promise<number> {
 }
 
 describe.each<Mode>(['tls', 'mutual'])('the saga with line-provider on %s', (mode) => {
-  it('when the API and the worker are configured with the CA (and a client certificate), then a score goes CONFIRMED', async () => {
+  it('when the API and the worker are configured with the CA (and a client certificate), then a score goes CONFIRMED and the console closes its event', async () => {
     const broker = createMemoryBroker();
     cleanups.push(() => broker.close());
     const { port, db: lpDb } = await startLineProvider(mode, broker);
@@ -121,7 +122,7 @@ describe.each<Mode>(['tls', 'mutual'])('the saga with line-provider on %s', (mod
     };
     const api: ScoreMakerApi = await buildScoreMakerApi(
       loadApiConfig({
-        env: { JWT_SECRET, REDIS_URL: 'memory://', ...tlsEnv },
+        env: { JWT_SECRET, REDIS_URL: 'memory://', LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN, ...tlsEnv },
         envFile: false,
       }),
       { logger: silentLogger(), db: smDb.db, cache },
@@ -170,6 +171,20 @@ describe.each<Mode>(['tls', 'mutual'])('the saga with line-provider on %s', (mod
       eventId,
     ]);
     expect(event[0]).toEqual({ score_count: 1, score_sum: 4 });
+
+    // The operations console's admin calls take the same TLS settings.
+    const admin = await new SignJWT({ roles: ['admin'] })
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject('ops')
+      .setExpirationTime('1h')
+      .sign(new TextEncoder().encode(JWT_SECRET));
+    const closed = await api.http.inject({
+      method: 'POST',
+      url: `/admin/events/${eventId}/close`,
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      payload: {},
+    });
+    expect(closed.json()).toMatchObject({ id: eventId, state: 'CLOSED' });
   });
 });
 

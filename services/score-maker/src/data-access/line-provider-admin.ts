@@ -1,5 +1,5 @@
 import * as grpc from '@grpc/grpc-js';
-import { v1 } from '@scoreline/contracts';
+import { channelCredentials, v1, type ChannelTls } from '@scoreline/contracts';
 import { AppError } from '@scoreline/platform';
 import type { EventView } from '../domain/event-view.js';
 import { eventFromProto } from './line-provider-mapping.js';
@@ -9,7 +9,8 @@ export interface LineProviderAdminOptions {
   /** line-provider's admin token (LINE_PROVIDER_ADMIN_TOKEN). */
   adminToken: string;
   callTimeoutMs?: number;
-  credentials?: grpc.ChannelCredentials;
+  /** TLS to line-provider (LINE_PROVIDER_TLS* settings); plain text when unset. */
+  tls?: ChannelTls;
 }
 
 /** line-provider's answers as the API's problems: bad input stays the caller's, the rest is unavailable. */
@@ -28,10 +29,8 @@ function toAppError(error: grpc.ServiceError): AppError {
 
 /** line-provider's admin calls (create, close, cancel events), for the operations console. */
 export function createLineProviderAdmin(options: LineProviderAdminOptions) {
-  const client = new v1.EventServiceClient(
-    options.address,
-    options.credentials ?? grpc.credentials.createInsecure(),
-  );
+  const channel = channelCredentials(options.tls);
+  const client = new v1.EventServiceClient(options.address, channel.credentials, channel.options);
   const metadata = () => {
     const md = new grpc.Metadata();
     md.set('authorization', `Bearer ${options.adminToken}`);
