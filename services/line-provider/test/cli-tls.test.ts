@@ -1,3 +1,6 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { makeTestCertificates, type TestCertificates } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/entry-points/cli/run-cli.js';
@@ -18,6 +21,23 @@ afterAll(async () => {
   certs?.dispose();
 });
 
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+/** deploy/grpc-health.ts as compose and Kubernetes run it, against the harness's port. */
+async function probe(env: Record<string, string>) {
+  try {
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      ['--import', 'tsx', 'deploy/grpc-health.ts', `127.0.0.1:${h.port}`],
+      { cwd: REPO_ROOT, env: { PATH: process.env.PATH, GRPC_HEALTH_TIMEOUT: '5s', ...env } },
+    );
+    return { code: 0, stdout, stderr: '' };
+  } catch (error) {
+    const failed = error as { code: number; stdout: string; stderr: string };
+    return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
+  }
+}
+
 async function cli(argv: string[], env: Record<string, string>) {
   let stdout = '';
   let stderr = '';
@@ -29,7 +49,7 @@ async function cli(argv: string[], env: Record<string, string>) {
   return { code, stdout, stderr };
 }
 
-describe('admin CLI against line-provider on mutual TLS', () => {
+describe('admin CLI and health probe against line-provider on mutual TLS', () => {
   it('when the CLI has the CA and a client certificate, then its calls go through', async () => {
     const created = await cli(['events', 'create', '--title', 'TLS cup', '--deadline', '+1d'], {
       LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN,
@@ -56,5 +76,20 @@ describe('admin CLI against line-provider on mutual TLS', () => {
     expect(result.stderr).toMatch(
       /LINE_PROVIDER_TLS_CA_FILE: expected the path of a readable file \(ENOENT\)/,
     );
+  });
+
+  it('when the health probe has the client settings, then it prints SERVING; without a client certificate it exits 1', async () => {
+    const server = { LINE_PROVIDER_TLS_CA_FILE: certs.ca, LINE_PROVIDER_TLS_SERVER_NAME: 'localhost' };
+    const [withCert, withoutCert] = await Promise.all([
+      probe({
+        ...server,
+        LINE_PROVIDER_CLIENT_CERT_FILE: certs.clientCert,
+        LINE_PROVIDER_CLIENT_KEY_FILE: certs.clientKey,
+      }),
+      probe(server),
+    ]);
+    expect(withCert).toMatchObject({ code: 0, stdout: 'SERVING\n' });
+    expect(withoutCert.code).toBe(1);
+    expect(withoutCert.stderr).toMatch(/UNAVAILABLE/);
   });
 });
