@@ -163,10 +163,11 @@ export function createAuthenticator(
           : 'the token is not valid';
       throw new AppError('UNAUTHENTICATED', reason, { cause: error });
     }
-    if (typeof sub !== 'string' || sub.length === 0 || [...sub].length > USER_ID_MAX) {
+    // PostgreSQL text cannot hold NUL: such a sub could not be stored as a score's user.
+    if (typeof sub !== 'string' || sub.length === 0 || [...sub].length > USER_ID_MAX || sub.includes('\0')) {
       throw new AppError(
         'UNAUTHENTICATED',
-        `the token's sub must be a user id of 1 to ${USER_ID_MAX} characters`,
+        `the token's sub must be a user id of 1 to ${USER_ID_MAX} characters, none of them NUL`,
       );
     }
     const found = { sub, admin };

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { isAppError, type Logger } from '@scoreline/platform';
 import { isProblemCode, problemTypes, problemTypeUri, type ProblemCode } from './problem-types.js';
@@ -38,6 +39,30 @@ export function sendProblem(reply: FastifyReply, p: Problem): FastifyReply {
     if (!reply.hasHeader('retry-after')) void reply.header('retry-after', '1');
   }
   return reply.code(p.status).type('application/problem+json').send(p);
+}
+
+/**
+ * Requests Node's HTTP parser refuses never reach a route: headers over 16 KiB, a request line or header
+ * that is not HTTP, a Content-Length that is not a number, a request not received in time. They are
+ * answered here, as BAD_REQUEST problems like every other request malformed at the HTTP level (Fastify's
+ * own answer is a JSON body of its own shape, with 431 or 408 for some), and the connection is closed.
+ */
+export function answerClientError(error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const detail =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'the request line and headers are larger than 16 KiB'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'the request was not received in time'
+        : `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'})`;
+  const body = JSON.stringify(problem('BAD_REQUEST', detail));
+  if (socket.writable) {
+    socket.write(
+      'HTTP/1.1 400 Bad Request\r\nContent-Type: application/problem+json\r\n' +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy(error);
 }
 
 /** Fastify's own errors (parsing, limits) by their code. */

@@ -8,7 +8,7 @@ import { Counter, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@scoreline/platform';
 import { adminHook, authHook, type Authenticate, type Principal } from './auth.js';
 import { openApiOptions } from './openapi.js';
-import { errorHandler, instanceOf, problem, sendProblem } from './problem.js';
+import { answerClientError, errorHandler, instanceOf, problem, sendProblem } from './problem.js';
 import { BODY_LIMIT_BYTES } from './problem-types.js';
 import { fallbackRateLimitStore } from './rate-limit-store.js';
 import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
@@ -66,6 +66,8 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     frameworkErrors: (error, request, reply) => {
       void sendProblem(reply, problem('BAD_REQUEST', error.message, { instance: instanceOf(request) }));
     },
+    // So are requests the HTTP parser refuses before Fastify sees them (headers over 16 KiB, not HTTP).
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   app.setValidatorCompiler(validatorCompiler);
   // The API speaks JSON only: anything else is 415, not a string that fails validation.

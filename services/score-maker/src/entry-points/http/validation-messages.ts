@@ -120,7 +120,13 @@ function range(min: number | undefined, max: number | undefined, unit: string, b
 /** The value sent, when short enough to quote: `"3"` and `3` look alike in prose. */
 function got(data: unknown): string {
   if (data === undefined) return '';
-  const text = JSON.stringify(data);
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(data);
+  } catch {
+    // Nested deeper than JSON.stringify's stack goes (a body of 8,000 `[`): not short enough anyway.
+    return '';
+  }
   return text !== undefined && text.length <= 40 ? ` (got ${text})` : '';
 }
 

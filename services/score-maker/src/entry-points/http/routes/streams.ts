@@ -46,6 +46,9 @@ export const streamRoutes =
     app.get(
       '/me/scores/stream',
       {
+        // No HEAD: a stream's head is only sent with its first message, which HEAD never writes, so a
+        // HEAD request would hold a connection and a stream's place without an answer.
+        exposeHeadRoute: false,
         onRequest: deps.authenticate,
         schema: {
           operationId: 'streamMyScores',
@@ -77,6 +80,7 @@ export const streamRoutes =
     app.get(
       '/events/stream',
       {
+        exposeHeadRoute: false,
         schema: {
           operationId: 'streamEvents',
           summary: 'Event changes, live (Server-Sent Events)',
