@@ -141,9 +141,21 @@ export async function runFaults(
   return { records, notRun };
 }
 
-/** The planned replica if a fault may work on it now, else the other one, else none. */
-function pick(processes: ManagedProcess[], replica: number): ManagedProcess | undefined {
-  return [processes[replica % 2]!, processes[(replica + 1) % 2]!].find((p) => p.available);
+/**
+ * The replica a kill or crash point may take down: the planned one, else the other, as long as the
+ * other replica of the kind is up and ready meanwhile (the last one standing is never taken down, so
+ * that the load keeps an API to send to). Waits up to 60 s for that; undefined if it never comes.
+ */
+async function pick(processes: ManagedProcess[], replica: number): Promise<ManagedProcess | undefined> {
+  const giveUp = Date.now() + 60_000;
+  for (;;) {
+    for (const i of [replica % 2, (replica + 1) % 2]) {
+      const [proc, sibling] = [processes[i]!, processes[(i + 1) % 2]!];
+      if (proc.available && sibling.available) return proc;
+    }
+    if (Date.now() > giveUp) return undefined;
+    await sleep(500);
+  }
 }
 
 async function inject(
@@ -162,8 +174,8 @@ async function inject(
     case 'kill api':
     case 'kill worker': {
       const kind = fault.kind.slice('kill '.length) as ProcessKind;
-      const proc = pick(targets.processes[kind], fault.replica);
-      if (!proc) return note(`skipped: no ${kind} replica up and free`);
+      const proc = await pick(targets.processes[kind], fault.replica);
+      if (!proc) return note(`skipped: no ${kind} replica free with the other one up, for 60 s`);
       target(proc.name);
       proc.busy = true;
       try {
@@ -178,8 +190,8 @@ async function inject(
     }
     case 'crash point': {
       const { point, kind, hit } = fault.crash!;
-      const proc = pick(targets.processes[kind], fault.replica);
-      if (!proc) return note(`skipped: no ${kind} replica up and free`);
+      const proc = await pick(targets.processes[kind], fault.replica);
+      if (!proc) return note(`skipped: no ${kind} replica free with the other one up, for 60 s`);
       target(proc.name);
       proc.busy = true;
       try {

@@ -30,6 +30,8 @@ export interface Failure {
 }
 
 export interface LoadResult {
+  /** Submissions asked for. */
+  requested: number;
   /** Submissions begun (each may take several HTTP requests). */
   submitted: number;
   /** Of those, changes of a score the user had given. */
@@ -63,6 +65,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 export async function runLoad(settings: LoadSettings): Promise<LoadResult> {
   const { random, began } = settings;
   const result: LoadResult = {
+    requested: settings.submissions,
     submitted: 0,
     changes: 0,
     requests: 0,
@@ -82,6 +85,8 @@ export async function runLoad(settings: LoadSettings): Promise<LoadResult> {
   const scored = settings.tokens.map(() => [] as number[]);
   const closed = new Set<number>();
   let next = 0;
+  const unansweredAt = settings.apis.map(() => 0);
+  const recentlyDown = (replica: number) => Date.now() - unansweredAt[replica]! < 1000;
 
   const chooseEvent = (user: number): { eventId: number; change: boolean } => {
     const mine = scored[user]!.filter((id) => !closed.has(id));
@@ -101,8 +106,11 @@ export async function runLoad(settings: LoadSettings): Promise<LoadResult> {
     const key = randomUUID();
     result.submitted++;
     if (change) result.changes++;
+    let replica = index % settings.apis.length;
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const replica = (index + attempt) % settings.apis.length;
+      // A replica that just left a request unanswered is probably down: the other one goes first.
+      const other = (replica + 1) % settings.apis.length;
+      if (attempt === 0 && recentlyDown(replica) && !recentlyDown(other)) replica = other;
       const api = settings.apis[replica]!;
       result.requests++;
       try {
@@ -134,7 +142,12 @@ export async function runLoad(settings: LoadSettings): Promise<LoadResult> {
       } catch {
         result.unanswered++;
         result.failures.push({ at: Date.now() - began, what: 'no answer', api: replica });
+        unansweredAt[replica] = Date.now();
+        replica = other;
+        // The other replica at once, unless it too has just failed to answer.
+        if (!recentlyDown(other)) continue;
       }
+      replica = other;
       await sleep(200 * (attempt + 1));
     }
     result.gaveUp++;

@@ -218,6 +218,11 @@ export function printReport(p: {
   line();
   line(`load: ${s(load.endedAt - load.startedAt)}`);
   line(`  submissions       ${load.submitted} (${load.changes} changes of a score already given)`);
+  if (load.submitted < load.requested) {
+    line(
+      `  ONLY ${load.submitted} of ${load.requested} submissions were sent before the load's bound (the machine is too busy?)`,
+    );
+  }
   line(
     `  HTTP answers      ${[...load.statuses]
       .sort((a, b) => a[0] - b[0])
