@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
@@ -17,6 +18,19 @@ export const SCREENSHOTS = join(repoRoot, 'test-results', 'screenshots');
 export const WIDTHS = { phone: 360, desktop: 1280 } as const;
 
 const axeSource = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * Builds web/dist when it is missing, the way `npm start` does (into a folder of its own, renamed into
+ * place, so that test files building at once do not collide); the API processes only serve it.
+ */
+export function ensureWebApp(): void {
+  const script = `import('./scripts/quickstart/web-app.mjs').then((m) => m.ensureWebApp(new URL('file://${repoRoot}/')))`;
+  const built = spawnSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: repoRoot,
+    stdio: 'inherit',
+  });
+  expect(built.status).toBe(0);
+}
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({
@@ -58,10 +72,21 @@ export async function screenshotAndCheck(page: Page, name: string): Promise<void
   const { height } = page.viewportSize() ?? { height: 900 };
   for (const width of Object.values(WIDTHS)) {
     await page.setViewportSize({ width, height });
-    // Nothing may be wider than the screen: no sideways scrolling at 360 px.
-    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
-    expect(overflow, `${name} at ${width} px scrolls sideways`).toBeLessThanOrEqual(0);
     await page.screenshot({ path: join(SCREENSHOTS, `${name}-${width}.png`), fullPage: true });
+    // Nothing may be wider than the screen: no sideways scrolling at 360 px.
+    const wider = await page.evaluate(() =>
+      [...document.querySelectorAll('body *')]
+        .filter(
+          (e: any) => e.getBoundingClientRect().right > window.innerWidth + 1 && !e.closest('.table-wrap'),
+        )
+        .slice(0, 5)
+        .map(
+          (e: any) =>
+            `${e.tagName.toLowerCase()}.${e.className} ${Math.round(e.getBoundingClientRect().right)}px`,
+        ),
+    );
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    expect(overflow, `${name} at ${width} px scrolls sideways: ${wider.join(', ')}`).toBeLessThanOrEqual(0);
     expect(await accessibilityViolations(page), `${name} at ${width} px`).toEqual([]);
   }
 }

@@ -63,13 +63,14 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
   const refresh = useCallback(async () => {
     if (!session) return;
     try {
-      const [next, open] = await Promise.all([
-        api<Overview>('/admin/overview', { token: session.token }),
-        api<{ events: EventBody[] }>('/events?limit=100'),
-      ]);
-      setOverview(next);
-      setEvents(open.events);
+      // The events list needs line-provider; the overview must show even while it is down.
+      const open = api<{ events: EventBody[] }>('/events?limit=100').then(
+        (page) => setEvents(page.events),
+        () => undefined,
+      );
+      setOverview(await api<Overview>('/admin/overview', { token: session.token }));
       setDenied(undefined);
+      await open;
     } catch (error) {
       if (error instanceof ApiError && [401, 403].includes(error.problem.status)) setDenied(error.message);
       else onError(error instanceof ApiError ? error.message : String(error));
@@ -129,7 +130,7 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
         {sagas.in_flight.length === 0 ? (
           <p data-testid="no-sagas">No saga in flight.</p>
         ) : (
-          <div class="table-wrap">
+          <div class="table-wrap" tabIndex={0} role="region" aria-label="Sagas in flight (scrolls sideways)">
             <table data-testid="sagas">
               <caption class="visually-hidden">Sagas in flight, oldest first</caption>
               <thead>
@@ -152,7 +153,12 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
                     <td>{s.user_id}</td>
                     <td>
                       {s.step === 'APPLYING' ? 'applying' : 'compensating'}
-                      {s.stuck && <span class="badge badge-rejected"> stuck</span>}
+                      {s.stuck && (
+                        <>
+                          {' '}
+                          <span class="badge badge-rejected">stuck</span>
+                        </>
+                      )}
                     </td>
                     <td>{age(s.age_seconds)}</td>
                     <td>
@@ -176,7 +182,7 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
 
       <section class="panel" aria-labelledby="outbox-title">
         <h2 id="outbox-title">Outbox</h2>
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Outbox (scrolls sideways)">
           <table data-testid="outbox">
             <thead>
               <tr>
@@ -203,7 +209,12 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
         {overview.compensations.length === 0 ? (
           <p>None recently.</p>
         ) : (
-          <div class="table-wrap">
+          <div
+            class="table-wrap"
+            tabIndex={0}
+            role="region"
+            aria-label="Recent compensations (scrolls sideways)"
+          >
             <table data-testid="compensations">
               <thead>
                 <tr>
@@ -258,7 +269,7 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
           />
           <button type="submit">Create event</button>
         </form>
-        <div class="table-wrap">
+        <div class="table-wrap" tabIndex={0} role="region" aria-label="Events (scrolls sideways)">
           <table data-testid="admin-events">
             <thead>
               <tr>
@@ -276,23 +287,27 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
                   </td>
                   <td>{new Date(event.deadline).toLocaleString()}</td>
                   <td>{event.scores.count}</td>
-                  <td class="row">
-                    <button
-                      type="button"
-                      onClick={() => void act(`Event ${event.id} closed`, `/admin/events/${event.id}/close`)}
-                    >
-                      Close<span class="visually-hidden"> {event.title}</span>
-                    </button>
-                    <button
-                      type="button"
-                      onClick={() =>
-                        void act(`Event ${event.id} cancelled`, `/admin/events/${event.id}/cancel`, {
-                          reason: 'cancelled from the console',
-                        })
-                      }
-                    >
-                      Cancel<span class="visually-hidden"> {event.title}</span>
-                    </button>
+                  <td>
+                    <div class="row">
+                      <button
+                        type="button"
+                        onClick={() =>
+                          void act(`Event ${event.id} closed`, `/admin/events/${event.id}/close`)
+                        }
+                      >
+                        Close<span class="visually-hidden"> {event.title}</span>
+                      </button>
+                      <button
+                        type="button"
+                        onClick={() =>
+                          void act(`Event ${event.id} cancelled`, `/admin/events/${event.id}/cancel`, {
+                            reason: 'cancelled from the console',
+                          })
+                        }
+                      >
+                        Cancel<span class="visually-hidden"> {event.title}</span>
+                      </button>
+                    </div>
                   </td>
                 </tr>
               ))}

@@ -1,0 +1,177 @@
+import {
+  createTestDatabase,
+  createTestRedis,
+  freePort,
+  waitFor,
+  type TestDatabase,
+  type TestRedis,
+} from '@scoreline/platform/testing';
+import { SignJWT } from 'jose';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ensureWebApp, launchChromium, screenshotAndCheck } from './browser.js';
+import { cli, run, type Proc } from './walkthrough.js';
+
+const secrets = {
+  LINE_PROVIDER_ADMIN_TOKEN: 'web-topology-admin-token-123456',
+  LINE_PROVIDER_INTERNAL_TOKEN: 'web-topology-internal-token-123456',
+  JWT_SECRET: 'web-topology-jwt-secret-of-32-characters-at-least',
+};
+const sign = (sub: string, claims: Record<string, unknown> = {}) =>
+  new SignJWT(claims)
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject(sub)
+    .setExpirationTime('1h')
+    .sign(new TextEncoder().encode(secrets.JWT_SECRET));
+
+/**
+ * The web app against the production entry points as separate processes (PostgreSQL, Redis): scoring
+ * live, and the operations console watching a saga stuck while line-provider is down.
+ */
+describe('the web app and the operations console against separate processes (Chromium)', () => {
+  const procs: Proc[] = [];
+  const dbs: TestDatabase[] = [];
+  let redis: TestRedis | undefined;
+  let env: Record<string, string>;
+  let api = '';
+  let lineProvider: Proc;
+  let browser: Browser;
+  let eventId = 0;
+
+  const startLineProvider = async () => {
+    lineProvider = run('services/line-provider/src/main.ts', env);
+    procs.push(lineProvider);
+    await waitFor(() => lineProvider.output().includes('line-provider listening'), {
+      what: 'line-provider',
+      timeoutMs: 60_000,
+    });
+  };
+  const start = async (script: string, ready: string) => {
+    const proc = run(script, env);
+    procs.push(proc);
+    await waitFor(() => proc.output().includes(ready), { what: script, timeoutMs: 60_000 });
+  };
+  const signInWithToken = async (page: Page, path: string, token: string) => {
+    await page.goto(`${api}${path}`);
+    await page.getByLabel('Bearer token').fill(token);
+    await page.getByRole('button', { name: 'Sign in with token' }).click();
+  };
+
+  beforeAll(async () => {
+    ensureWebApp();
+    const lpDb = await createTestDatabase([]);
+    const smDb = await createTestDatabase([]);
+    dbs.push(lpDb, smDb);
+    redis = createTestRedis();
+    const grpcPort = String(await freePort());
+    const httpPort = String(await freePort());
+    env = {
+      ...secrets,
+      REDIS_URL: redis.url,
+      REDIS_PREFIX: redis.prefix,
+      LINE_PROVIDER_DATABASE_URL: lpDb.url!,
+      SCORE_MAKER_DATABASE_URL: smDb.url!,
+      LINE_PROVIDER_GRPC_PORT: grpcPort,
+      LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
+      LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
+      LINE_PROVIDER_CALL_TIMEOUT: '500ms',
+      SCORE_MAKER_HTTP_HOST: '127.0.0.1',
+      SCORE_MAKER_HTTP_PORT: httpPort,
+      WORKER_HTTP_PORT: '0',
+      OUTBOX_POLL_INTERVAL: '500ms',
+      // A saga gives up quickly and its compensation counts as stuck after 2 s; its retries stay slow
+      // enough for the console to show it stuck until line-provider is back, or a re-drive.
+      SAGA_MAX_ATTEMPTS: '2',
+      SAGA_TIMEOUT: '1s',
+      SAGA_BACKOFF_INITIAL: '100ms',
+      SAGA_BACKOFF_MAX: '300ms',
+      SAGA_REVERT_BACKOFF_MAX: '20s',
+      SAGA_SWEEP_AFTER: '60s',
+      SAGA_STUCK_AFTER: '2s',
+      LOG_LEVEL: 'info',
+    };
+    await startLineProvider();
+    await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
+    await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
+    api = `http://127.0.0.1:${httpPort}`;
+    const created = await cli(
+      ['events', 'create', '--title', 'Topology derby', '--deadline', '+1d', '--json'],
+      {
+        LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS!,
+        LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
+      },
+    );
+    expect(created.code, created.out).toBe(0);
+    eventId = (JSON.parse(created.out.slice(created.out.indexOf('{'))) as { id: number }).id;
+    browser = await launchChromium();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    for (const p of procs.reverse()) await p.stop();
+    for (const db of dbs) await db.dispose();
+    await redis?.dispose();
+  });
+
+  it('when a user signs in with a pasted token and scores, then it is confirmed live; "sign in as" is not offered', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await page.goto(api);
+    await page.getByRole('button', { name: 'Sign in with token' }).waitFor();
+    expect(await page.getByRole('button', { name: /Sign in as/ }).count()).toBe(0);
+    expect((await fetch(`${api}/quickstart/sign-in`)).status).toBe(404);
+    await signInWithToken(page, '/', await sign('carla'));
+    const card = page.getByTestId(`event-${eventId}`);
+    await card.getByRole('button', { name: '3 stars' }).click();
+    await expect
+      .poll(() => card.getByTestId('my-score-status').textContent(), { timeout: 30_000 })
+      .toBe('Confirmed');
+    await expect
+      .poll(() => card.getByTestId('histogram-3').locator('.bar-count').textContent())
+      .toMatch(/^1/);
+    await page.close();
+  });
+
+  it('when a token has no admin role, then there is no console for it', async () => {
+    const page = await browser.newPage();
+    await signInWithToken(page, '/console', await sign('not-an-admin'));
+    await page.getByTestId('console-denied').waitFor();
+    expect(await page.getByTestId('console-denied').textContent()).toContain('admin');
+    expect(await page.getByRole('heading', { name: 'Sagas in flight' }).count()).toBe(0);
+    await page.close();
+  });
+
+  it('when line-provider is down, then the console shows the saga stuck with the error, and a re-drive once it is back takes it off the list', async () => {
+    const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    await signInWithToken(page, '/console', await sign('ops', { roles: ['admin'] }));
+    await page.getByTestId('no-sagas').waitFor();
+
+    expect(await lineProvider.stop()).toBe(0);
+    const posted = await fetch(`${api}/events/${eventId}/score`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await sign('dora')}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ score: 2 }),
+    });
+    expect(posted.status).toBe(202);
+    const { id } = (await posted.json()) as { id: string };
+    const row = page.getByTestId(`saga-${id}`);
+    await expect.poll(() => row.textContent(), { timeout: 30_000 }).toContain('stuck');
+    expect(await page.getByTestId('line-provider-state').textContent()).toContain('unreachable');
+    expect(await page.getByTestId('saga-counts').textContent()).toContain('1 stuck');
+    await screenshotAndCheck(page, 'console-stuck');
+
+    await startLineProvider();
+    await expect
+      .poll(() => page.getByTestId('line-provider-state').textContent(), { timeout: 30_000 })
+      .toContain('reachable');
+    await row.getByRole('button', { name: /Re-drive now/ }).click();
+    await page.getByTestId('no-sagas').waitFor({ timeout: 15_000 });
+    await expect
+      .poll(() => page.getByTestId('compensations').textContent(), { timeout: 10_000 })
+      .toContain('UNAVAILABLE');
+    const score = (await (
+      await fetch(`${api}/scores/${id}`, { headers: { authorization: `Bearer ${await sign('dora')}` } })
+    ).json()) as { status: string; reason: string };
+    expect(score).toMatchObject({ status: 'REJECTED', reason: 'UNAVAILABLE' });
+    await screenshotAndCheck(page, 'console');
+    await page.close();
+  });
+});
