@@ -12,7 +12,7 @@ import * as grpc from '@grpc/grpc-js';
 import { readDescriptorSet, reflection } from '@scoreline/contracts';
 import type { Database } from '@scoreline/platform';
 import fc from 'fast-check';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   ADMIN_TOKEN,
   createEvent,
@@ -33,7 +33,16 @@ import {
 
 /** Calls per method with generated messages; half as many in all with raw bytes. */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 40);
-const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
+/** One seed for every property of the file, printed when a test fails (a timeout included). */
+const SEED =
+  process.env.FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED);
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() =>
+    console.log(
+      `repeat with FUZZ_SEED=${SEED}${process.env.FUZZ_RUNS ? ` FUZZ_RUNS=${process.env.FUZZ_RUNS}` : ''}`,
+    ),
+  );
+});
 const CALL_TIMEOUT_MS = 10_000;
 
 /** What a well-behaved server may answer to anything a client sends. */

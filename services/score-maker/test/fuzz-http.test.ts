@@ -2,7 +2,7 @@ import { connect } from 'node:net';
 import { SignJWT } from 'jose';
 import fc from 'fast-check';
 import type { Database } from '@scoreline/platform';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEvent } from '../../line-provider/test/helpers.js';
 import { JWT_SECRET, startApi, tokenFor, type ApiHarness } from './api-harness.js';
 
@@ -20,7 +20,16 @@ import { JWT_SECRET, startApi, tokenFor, type ApiHarness } from './api-harness.j
  */
 
 const RUNS = Number(process.env.FUZZ_RUNS ?? 600);
-const SEED = process.env.FUZZ_SEED === undefined ? undefined : Number(process.env.FUZZ_SEED);
+/** One seed for every property of the file, printed when a test fails (a timeout included). */
+const SEED =
+  process.env.FUZZ_SEED === undefined ? Math.floor(Math.random() * 2 ** 31) : Number(process.env.FUZZ_SEED);
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() =>
+    console.log(
+      `repeat with FUZZ_SEED=${SEED}${process.env.FUZZ_RUNS ? ` FUZZ_RUNS=${process.env.FUZZ_RUNS}` : ''}`,
+    ),
+  );
+});
 const ANSWER_TIMEOUT_MS = 10_000;
 
 interface Schema {
