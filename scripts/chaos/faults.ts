@@ -174,8 +174,11 @@ async function inject(
     case 'kill api':
     case 'kill worker': {
       const kind = fault.kind.slice('kill '.length) as ProcessKind;
+      const waitFrom = Date.now();
       const proc = await pick(targets.processes[kind], fault.replica);
       if (!proc) return note(`skipped: no ${kind} replica free with the other one up, for 60 s`);
+      if (Date.now() - waitFrom > 500)
+        note(`waited ${Date.now() - waitFrom} ms for the other ${kind} to be up`);
       target(proc.name);
       proc.busy = true;
       try {
@@ -190,8 +193,11 @@ async function inject(
     }
     case 'crash point': {
       const { point, kind, hit } = fault.crash!;
+      const waitFrom = Date.now();
       const proc = await pick(targets.processes[kind], fault.replica);
       if (!proc) return note(`skipped: no ${kind} replica free with the other one up, for 60 s`);
+      if (Date.now() - waitFrom > 500)
+        note(`waited ${Date.now() - waitFrom} ms for the other ${kind} to be up`);
       target(proc.name);
       proc.busy = true;
       try {
