@@ -1,13 +1,14 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gzipSync } from 'node:zlib';
 import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { freePort } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium, recordTexts, screenshotAndCheck } from './browser.js';
 import { startQuickstart, targetFrom } from './quickstart-process.js';
-import { cli, type Proc, type Target } from './walkthrough.js';
+import { cli, repoRoot, type Proc, type Target } from './walkthrough.js';
 
 // Code passed to page.evaluate runs in the browser: these name its globals for the compiler, without
 // the DOM library (which would retype fetch and streams for the whole Node.js program).
@@ -115,6 +116,15 @@ describe('the web app on npm start (Chromium)', () => {
     expect(await card(event.id).getByRole('button', { name: '2 stars' }).count()).toBe(0);
     expect(await card(event.id).textContent()).toContain('Closed');
     expect(await page.evaluate(() => (window as unknown as { stillHere?: boolean }).stillHere)).toBe(true);
+  });
+
+  it('when npm start has built the app, then its JavaScript is within the budget of 60 KB gzipped', () => {
+    const assets = join(repoRoot, 'web', 'dist', 'assets');
+    const scripts = readdirSync(assets).filter((name) => name.endsWith('.js'));
+    expect(scripts.length).toBeGreaterThan(0);
+    const gzipped = scripts.reduce((sum, name) => sum + gzipSync(readFileSync(join(assets, name))).length, 0);
+    console.log(`web app JavaScript: ${(gzipped / 1024).toFixed(1)} KB gzipped`);
+    expect(gzipped).toBeLessThanOrEqual(60 * 1024);
   });
 
   it("when another user's score is sent over the API, then the event's histogram moves on screen", async () => {

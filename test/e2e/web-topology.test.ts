@@ -173,5 +173,16 @@ describe('the web app and the operations console against separate processes (Chr
     expect(score).toMatchObject({ status: 'REJECTED', reason: 'UNAVAILABLE' });
     await screenshotAndCheck(page, 'console');
     await page.close();
+
+    // The user whose score was compensated sees why.
+    const mine = await browser.newPage();
+    await signInWithToken(mine, '/', await sign('dora'));
+    const card = mine.getByTestId(`event-${eventId}`);
+    await card.getByTestId('my-score-reason').waitFor();
+    expect(await card.getByTestId('my-score-status').textContent()).toBe('Rejected');
+    expect(await card.getByTestId('my-score-reason').textContent()).toBe(
+      'Not counted: the service did not answer in time.',
+    );
+    await mine.close();
   });
 });
