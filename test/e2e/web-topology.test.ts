@@ -171,6 +171,9 @@ describe('the web app and the operations console against separate processes (Chr
       await fetch(`${api}/scores/${id}`, { headers: { authorization: `Bearer ${await sign('dora')}` } })
     ).json()) as { status: string; reason: string };
     expect(score).toMatchObject({ status: 'REJECTED', reason: 'UNAVAILABLE' });
+    const outbox = await page.getByTestId('outbox').textContent();
+    expect(outbox).toContain('score-maker');
+    expect(outbox).toMatch(/line-provider\d/);
     await screenshotAndCheck(page, 'console');
     await page.close();
 

@@ -19,7 +19,7 @@ interface Overview {
       stuck: boolean;
     }[];
   };
-  outbox: Record<string, { unpublished: number; lag_seconds: number }>;
+  outbox: Record<string, { unpublished: number | null; lag_seconds: number | null; error: string | null }>;
   line_provider: { status: 'ok' | 'failing'; error: string | null };
   compensations: {
     score_id: string;
@@ -195,8 +195,14 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
               {Object.entries(overview.outbox).map(([service, o]) => (
                 <tr key={service}>
                   <td>{service}</td>
-                  <td>{o.unpublished}</td>
-                  <td>{o.lag_seconds.toFixed(1)} s</td>
+                  {o.error === null ? (
+                    <>
+                      <td>{o.unpublished}</td>
+                      <td>{(o.lag_seconds ?? 0).toFixed(1)} s</td>
+                    </>
+                  ) : (
+                    <td colSpan={2}>unknown: {o.error}</td>
+                  )}
                 </tr>
               ))}
             </tbody>

@@ -19,6 +19,7 @@ import { createLegacyService } from './entry-points/grpc/legacy-service.js';
 import { addReflection } from './entry-points/grpc/reflection.js';
 import { RequestCheckingServer } from './entry-points/grpc/request-decoding.js';
 import { serverCredentials } from './entry-points/grpc/server-credentials.js';
+import { outboxStatus } from './data-access/outbox-status.js';
 import { createEventUseCases } from './use-cases/events.js';
 import { createScoreUseCases } from './use-cases/scores.js';
 
@@ -64,7 +65,10 @@ export async function buildLineProvider(
   // here serves or reads it, and it is work on every call. A request that does not decode answers
   // INVALID_ARGUMENT, not grpc-js's INTERNAL.
   const server = new RequestCheckingServer({ 'grpc.enable_channelz': 0 });
-  server.addService(v1.EventServiceService, createEventService({ events, scores, tokens, logger }));
+  server.addService(
+    v1.EventServiceService,
+    createEventService({ events, scores, tokens, logger, outboxStatus: () => outboxStatus(db) }),
+  );
   server.addService(
     legacy.EventServiceService,
     createLegacyService({

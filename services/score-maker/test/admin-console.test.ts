@@ -89,6 +89,7 @@ describe('the operations console API', () => {
     ]);
     expect(overview.sagas.in_flight[0].age_seconds).toBeGreaterThanOrEqual(5);
     expect(overview.outbox['score-maker'].unpublished).toBeGreaterThanOrEqual(1);
+    expect(overview.outbox['line-provider']).toMatchObject({ unpublished: expect.any(Number), error: null });
     expect(overview.line_provider).toEqual({ status: 'ok', error: null });
 
     const before = await h.db.query<{ n: number }>(
@@ -143,6 +144,14 @@ describe('the operations console with its own role claim, and without an admin t
       method: 'POST',
       url: '/admin/events/1/close',
       headers: { authorization: nested },
+    });
+    const overview = (
+      await h.api.http.inject({ url: '/admin/overview', headers: { authorization: nested } })
+    ).json();
+    expect(overview.outbox['line-provider']).toEqual({
+      unpublished: null,
+      lag_seconds: null,
+      error: 'LINE_PROVIDER_ADMIN_TOKEN is not set',
     });
     expect(close.statusCode).toBe(503);
     expect(close.json()).toMatchObject({ code: 'UNAVAILABLE' });

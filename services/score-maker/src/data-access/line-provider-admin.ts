@@ -72,6 +72,14 @@ export function createLineProviderAdmin(options: LineProviderAdminOptions) {
       );
       return eventFromProto(res.event);
     },
+    /** line-provider's outbox backlog: unpublished rows and the age of the oldest, in seconds. */
+    async outboxStatus(): Promise<{ unpublished: number; lagSeconds: number }> {
+      const res = await call<v1.GetOutboxStatusRequest, v1.GetOutboxStatusResponse>(
+        (req, md, opts, cb) => client.getOutboxStatus(req, md, opts, cb),
+        v1.GetOutboxStatusRequest.fromPartial({}),
+      );
+      return { unpublished: res.unpublished, lagSeconds: res.lagSeconds };
+    },
     dispose: () => client.close(),
   };
 }

@@ -1,6 +1,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { v1 } from '@scoreline/contracts';
 import type { Logger } from '@scoreline/platform';
+import type { OutboxStatus } from '../../data-access/outbox-status.js';
 import type { EventUseCases } from '../../use-cases/events.js';
 import type { ScoreUseCases } from '../../use-cases/scores.js';
 import { requireRole, type Tokens } from './auth.js';
@@ -13,6 +14,8 @@ export function createEventService(deps: {
   scores: ScoreUseCases;
   tokens: Tokens;
   logger: Logger;
+  /** The outbox backlog (GetOutboxStatus). */
+  outboxStatus: () => Promise<OutboxStatus>;
 }): v1.EventServiceServer {
   const { events, scores, tokens, logger } = deps;
   const admin = (metadata: grpc.Metadata) => requireRole(metadata, 'admin', tokens);
@@ -55,6 +58,12 @@ export function createEventService(deps: {
     cancelEvent: unary(logger, 'CancelEvent', async (req: v1.CancelEventRequest, metadata) => {
       admin(metadata);
       return { event: eventToProto(await events.cancel(req.eventId, req.reason)) };
+    }),
+
+    getOutboxStatus: unary(logger, 'GetOutboxStatus', async (_req: v1.GetOutboxStatusRequest, metadata) => {
+      admin(metadata);
+      const status = await deps.outboxStatus();
+      return { unpublished: status.unpublished, lagSeconds: status.lagSeconds };
     }),
 
     applyScore: unary(logger, 'ApplyScore', async (req: v1.ApplyScoreRequest, metadata) => {

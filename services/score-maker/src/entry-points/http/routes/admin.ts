@@ -56,7 +56,21 @@ export const adminRoutes =
 
     app.get('/admin/overview', { onRequest: deps.requireAdmin, schema: hidden }, async (_request, reply) => {
       const now = Date.now();
-      const [counts, inFlight, outbox, compensations, lineProvider] = await Promise.all([
+      const lineProviderOutbox = deps.admin
+        ? deps.admin.outboxStatus().then(
+            (status) => ({ unpublished: status.unpublished, lag_seconds: status.lagSeconds, error: null }),
+            (error: unknown) => ({
+              unpublished: null,
+              lag_seconds: null,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+          )
+        : Promise.resolve({
+            unpublished: null,
+            lag_seconds: null,
+            error: 'LINE_PROVIDER_ADMIN_TOKEN is not set',
+          });
+      const [counts, inFlight, outbox, compensations, lineProvider, lpOutbox] = await Promise.all([
         deps.sagas.counts(deps.db, deps.stuckAfterMs),
         deps.sagas.list(deps.db, { stuckOnly: false, stuckAfterMs: deps.stuckAfterMs, limit: 100 }),
         deps.operations.outboxBacklog(deps.db),
@@ -68,6 +82,7 @@ export const adminRoutes =
             error: error instanceof Error ? error.message : String(error),
           }),
         ),
+        lineProviderOutbox,
       ]);
       void reply.header('cache-control', 'no-store');
       return {
@@ -88,7 +103,10 @@ export const adminRoutes =
             };
           }),
         },
-        outbox: { 'score-maker': { unpublished: outbox.unpublished, lag_seconds: outbox.lagSeconds } },
+        outbox: {
+          'score-maker': { unpublished: outbox.unpublished, lag_seconds: outbox.lagSeconds, error: null },
+          'line-provider': lpOutbox,
+        },
         line_provider: lineProvider,
         compensations: compensations.map((c) => ({
           score_id: c.id,

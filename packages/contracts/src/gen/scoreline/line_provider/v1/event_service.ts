@@ -323,6 +323,18 @@ export interface ListEventsResponse {
   nextPageToken: string;
 }
 
+/** GetOutboxStatusRequest has no fields. */
+export interface GetOutboxStatusRequest {
+}
+
+/** GetOutboxStatusResponse is the outbox backlog at the time of the call. */
+export interface GetOutboxStatusResponse {
+  /** Rows written and not yet published. */
+  unpublished: number;
+  /** Seconds since the oldest unpublished row was written; 0 when there is none. */
+  lagSeconds: number;
+}
+
 /** GetEventRequest names one event. */
 export interface GetEventRequest {
   /** Required, >= 1 (INVALID_ARGUMENT); unknown -> NOT_FOUND. */
@@ -1028,6 +1040,147 @@ export const ListEventsResponse: MessageFns<ListEventsResponse> = {
     const message = createBaseListEventsResponse();
     message.events = object.events?.map((e) => Event.fromPartial(e)) || [];
     message.nextPageToken = object.nextPageToken ?? "";
+    return message;
+  },
+};
+
+function createBaseGetOutboxStatusRequest(): GetOutboxStatusRequest {
+  return {};
+}
+
+export const GetOutboxStatusRequest: MessageFns<GetOutboxStatusRequest> = {
+  encode(_: GetOutboxStatusRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOutboxStatusRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOutboxStatusRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(_: any): GetOutboxStatusRequest {
+    return {};
+  },
+
+  toJSON(_: GetOutboxStatusRequest): unknown {
+    const obj: any = {};
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOutboxStatusRequest>, I>>(base?: I): GetOutboxStatusRequest {
+    return GetOutboxStatusRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOutboxStatusRequest>, I>>(_: I): GetOutboxStatusRequest {
+    const message = createBaseGetOutboxStatusRequest();
+    return message;
+  },
+};
+
+function createBaseGetOutboxStatusResponse(): GetOutboxStatusResponse {
+  return { unpublished: 0, lagSeconds: 0 };
+}
+
+export const GetOutboxStatusResponse: MessageFns<GetOutboxStatusResponse> = {
+  encode(message: GetOutboxStatusResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.unpublished !== 0) {
+      writer.uint32(8).int64(message.unpublished);
+    }
+    if (message.lagSeconds !== 0) {
+      writer.uint32(17).double(message.lagSeconds);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetOutboxStatusResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetOutboxStatusResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.unpublished = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.lagSeconds = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetOutboxStatusResponse {
+    return {
+      unpublished: isSet(object.unpublished) ? globalThis.Number(object.unpublished) : 0,
+      lagSeconds: isSet(object.lagSeconds)
+        ? globalThis.Number(object.lagSeconds)
+        : isSet(object.lag_seconds)
+        ? globalThis.Number(object.lag_seconds)
+        : 0,
+    };
+  },
+
+  toJSON(message: GetOutboxStatusResponse): unknown {
+    const obj: any = {};
+    if (message.unpublished !== 0) {
+      obj.unpublished = Math.round(message.unpublished);
+    }
+    if (message.lagSeconds !== 0) {
+      obj.lagSeconds = floatToJson(message.lagSeconds);
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetOutboxStatusResponse>, I>>(base?: I): GetOutboxStatusResponse {
+    return GetOutboxStatusResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetOutboxStatusResponse>, I>>(object: I): GetOutboxStatusResponse {
+    const message = createBaseGetOutboxStatusResponse();
+    message.unpublished = object.unpublished ?? 0;
+    message.lagSeconds = object.lagSeconds ?? 0;
     return message;
   },
 };
@@ -2686,6 +2839,21 @@ export const EventServiceService = {
     responseDeserialize: (value: Buffer): CancelEventResponse => CancelEventResponse.decode(value),
   },
   /**
+   * The backlog of line-provider's outbox (admin), for an operations console: how many EventChanged
+   * messages are written and not yet published, and how long the oldest has waited.
+   */
+  getOutboxStatus: {
+    path: "/scoreline.line_provider.v1.EventService/GetOutboxStatus" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetOutboxStatusRequest): Buffer =>
+      Buffer.from(GetOutboxStatusRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetOutboxStatusRequest => GetOutboxStatusRequest.decode(value),
+    responseSerialize: (value: GetOutboxStatusResponse): Buffer =>
+      Buffer.from(GetOutboxStatusResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetOutboxStatusResponse => GetOutboxStatusResponse.decode(value),
+  },
+  /**
    * Applies one version of a user's score to its event's aggregates (internal; saga step T2).
    *
    * Runs in one transaction. Idempotent on (score_id, version): a repeat returns the first answer and
@@ -2780,6 +2948,11 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * returns it unchanged; a CLOSED event answers FAILED_PRECONDITION.
    */
   cancelEvent: handleUnaryCall<CancelEventRequest, CancelEventResponse>;
+  /**
+   * The backlog of line-provider's outbox (admin), for an operations console: how many EventChanged
+   * messages are written and not yet published, and how long the oldest has waited.
+   */
+  getOutboxStatus: handleUnaryCall<GetOutboxStatusRequest, GetOutboxStatusResponse>;
   /**
    * Applies one version of a user's score to its event's aggregates (internal; saga step T2).
    *
@@ -2925,6 +3098,25 @@ export interface EventServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: CancelEventResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * The backlog of line-provider's outbox (admin), for an operations console: how many EventChanged
+   * messages are written and not yet published, and how long the oldest has waited.
+   */
+  getOutboxStatus(
+    request: GetOutboxStatusRequest,
+    callback: (error: ServiceError | null, response: GetOutboxStatusResponse) => void,
+  ): ClientUnaryCall;
+  getOutboxStatus(
+    request: GetOutboxStatusRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetOutboxStatusResponse) => void,
+  ): ClientUnaryCall;
+  getOutboxStatus(
+    request: GetOutboxStatusRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetOutboxStatusResponse) => void,
   ): ClientUnaryCall;
   /**
    * Applies one version of a user's score to its event's aggregates (internal; saga step T2).
