@@ -136,6 +136,7 @@ describe('the web app and the operations console against separate processes (Chr
     await page.getByTestId('console-denied').waitFor();
     expect(await page.getByTestId('console-denied').textContent()).toContain('admin');
     expect(await page.getByRole('heading', { name: 'Sagas in flight' }).count()).toBe(0);
+    await screenshotAndCheck(page, 'console-no-access');
     await page.close();
   });
 
