@@ -156,6 +156,8 @@ describe('the web app and the operations console against separate processes (Chr
     const row = page.getByTestId(`saga-${id}`);
     await expect.poll(() => row.textContent(), { timeout: 30_000 }).toContain('stuck');
     expect(await page.getByTestId('line-provider-state').textContent()).toContain('unreachable');
+    // The worker recorded why the step failed.
+    await expect.poll(() => row.locator('.error-text').textContent()).not.toBe('–');
     expect(await page.getByTestId('saga-counts').textContent()).toContain('1 stuck');
     await screenshotAndCheck(page, 'console-stuck');
 

@@ -17,6 +17,7 @@ interface Overview {
       step: 'APPLYING' | 'REVERTING';
       age_seconds: number;
       stuck: boolean;
+      last_error: string | null;
     }[];
   };
   outbox: Record<string, { unpublished: number | null; lag_seconds: number | null; error: string | null }>;
@@ -140,6 +141,7 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
                   <th scope="col">User</th>
                   <th scope="col">Step</th>
                   <th scope="col">Age</th>
+                  <th scope="col">Last error</th>
                   <th scope="col">Action</th>
                 </tr>
               </thead>
@@ -161,6 +163,7 @@ export function ConsolePage(props: { session: Session | undefined; onError: (mes
                       )}
                     </td>
                     <td>{age(s.age_seconds)}</td>
+                    <td class="error-text">{s.last_error ?? '–'}</td>
                     <td>
                       <button
                         type="button"

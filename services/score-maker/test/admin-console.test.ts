@@ -1,6 +1,7 @@
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN_TOKEN } from '../../line-provider/test/helpers.js';
+import { createSagaRepository } from '../src/data-access/saga-repository.js';
 import { JWT_SECRET, startApi, tokenFor, type ApiHarness } from './api-harness.js';
 
 const sign = (sub: string, claims: Record<string, unknown>) =>
@@ -81,11 +82,26 @@ describe('the operations console API', () => {
       `UPDATE scores SET saga_state = 'REVERTING', pending_since = now() - interval '5 seconds' WHERE id = $1`,
       [id],
     );
-    await h.db.query(`UPDATE scores SET reason = 'UNAVAILABLE' WHERE id <> $1`, [id]);
+    // The worker records why a step failed; a failure from before this saga began is not shown.
+    await createSagaRepository().recordFailure(h.db, [id], 'line-provider unavailable: connection refused');
+    expect((await inject('GET', '/admin/overview')).json().sagas.in_flight[0].last_error).toBe(
+      'line-provider unavailable: connection refused',
+    );
+    await h.db.query(`UPDATE scores SET last_error_at = pending_since - interval '1 second' WHERE id = $1`, [
+      id,
+    ]);
+    expect((await inject('GET', '/admin/overview')).json().sagas.in_flight[0].last_error).toBeNull();
+    await createSagaRepository().recordFailure(h.db, [id], 'RevertScore: line-provider unavailable');
     const overview = (await inject('GET', '/admin/overview')).json();
     expect(overview.sagas).toMatchObject({ applying: 0, reverting: 1, stuck: 1 });
     expect(overview.sagas.in_flight).toEqual([
-      expect.objectContaining({ score_id: id, step: 'REVERTING', stuck: true, user_id: 'watched' }),
+      expect.objectContaining({
+        score_id: id,
+        step: 'REVERTING',
+        stuck: true,
+        user_id: 'watched',
+        last_error: 'RevertScore: line-provider unavailable',
+      }),
     ]);
     expect(overview.sagas.in_flight[0].age_seconds).toBeGreaterThanOrEqual(5);
     expect(overview.outbox['score-maker'].unpublished).toBeGreaterThanOrEqual(1);

@@ -18,6 +18,8 @@ export interface StaleSaga {
   rate: number;
   sagaState: SagaStep;
   pendingSince: Date;
+  /** The last failure of this saga's current step, if it has failed. */
+  lastError: string | null;
 }
 
 /** Where one score's saga stands, as the worker reads it before a step. */
@@ -51,8 +53,11 @@ async function listSagas(
     rate: number;
     saga_state: SagaStep;
     pending_since: Date;
+    last_error: string | null;
   }>(
-    `SELECT id, version, event_id, user_id, rate, saga_state, pending_since FROM scores
+    `SELECT id, version, event_id, user_id, rate, saga_state, pending_since,
+            CASE WHEN last_error_at >= pending_since THEN last_error END AS last_error
+     FROM scores
      WHERE saga_state IS NOT NULL AND (NOT $1 OR saga_state = 'REVERTING')
        AND pending_since <= now() - make_interval(secs => $2::double precision / 1000)
      ORDER BY pending_since LIMIT $3`,
@@ -66,6 +71,7 @@ async function listSagas(
     rate: r.rate,
     sagaState: r.saga_state,
     pendingSince: r.pending_since,
+    lastError: r.last_error,
   }));
 }
 
@@ -194,6 +200,19 @@ export function createSagaRepository() {
           createdAt: r.created_at.toISOString(),
         },
       }));
+    },
+
+    /**
+     * Records why these sagas' current step failed (the operations console shows it). Only on failure,
+     * in score id order like the settlements, so that concurrent batches lock rows in one order.
+     */
+    async recordFailure(db: Queryable, scoreIds: readonly string[], error: string): Promise<void> {
+      if (scoreIds.length === 0) return;
+      await db.query(
+        `UPDATE scores SET last_error = left($2, 500), last_error_at = now()
+         WHERE id IN (SELECT id FROM scores WHERE id = ANY($1::uuid[]) AND saga_state IS NOT NULL ORDER BY id FOR UPDATE)`,
+        [[...scoreIds].sort(), error],
+      );
     },
 
     /** How many sagas are in flight, compensating, and compensating for longer than `stuckAfterMs`. */

@@ -87,6 +87,15 @@ export function createSaga(deps: {
   const { db, sagas, lineProvider, settings, logger } = deps;
   const now = deps.now ?? (() => new Date());
 
+  /** Why these steps failed, for the operations console; a failure to record it changes nothing else. */
+  async function recordFailure(scoreIds: string[], error: unknown): Promise<void> {
+    try {
+      await sagas.recordFailure(db, scoreIds, error instanceof Error ? error.message : String(error));
+    } catch (recordError) {
+      logger.warn({ err: recordError }, 'recording a saga step failure failed');
+    }
+  }
+
   /** T2 → T3 for a batch of ApplyScore steps; returns the steps to retry. */
   async function apply(steps: readonly Step<ApplyScoreCommand>[]): Promise<Retries> {
     const retries: Retries = new Map();
@@ -128,6 +137,10 @@ export function createSaga(deps: {
           }),
       );
       for (const s of steps) if (!expired.includes(s)) retries.set(s.id, error);
+      await recordFailure(
+        steps.map((s) => s.command.scoreId),
+        error,
+      );
       if (expired.length > 0) {
         logger.warn(
           { err: error, scores: expired.length, first: expired[0]!.command },
@@ -180,6 +193,10 @@ export function createSaga(deps: {
         'RevertScore failed; retrying',
       );
       for (const s of steps) retries.set(s.id, error);
+      await recordFailure(
+        steps.map((s) => s.command.scoreId),
+        error,
+      );
       return;
     }
     crashPoint('worker.after-answer');
@@ -198,6 +215,7 @@ export function createSaga(deps: {
   async function giveUp(step: Step<ApplyScoreCommand>, error: unknown): Promise<void> {
     logger.error({ err: error, ...step.command }, 'ApplyScore exhausted its attempts');
     await sagas.beginRevert(db, [step.command]);
+    await recordFailure([step.command.scoreId], error);
   }
 
   /**

@@ -100,6 +100,7 @@ export const adminRoutes =
               step: s.sagaState,
               age_seconds: Math.round(age),
               stuck: s.sagaState === 'REVERTING' && age * 1000 > deps.stuckAfterMs,
+              last_error: s.lastError,
             };
           }),
         },
