@@ -12,6 +12,8 @@ export const RESUME_MARGIN_MS = 5_000;
 const RESUME_LIMIT = 500;
 /** Event changes kept for resuming the events stream. */
 const RING_SIZE = 512;
+/** Unsent bytes one stream may hold before it is dropped. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 
 export interface LiveUpdatesDeps {
   db: Database;
@@ -69,7 +71,14 @@ export function createLiveUpdates(deps: LiveUpdatesDeps) {
   let flushTimer: NodeJS.Timeout | undefined;
 
   const write = (stream: Stream, text: string) => {
-    if (!stream.res.writableEnded) stream.res.write(text);
+    if (stream.res.writableEnded) return;
+    // A client that stops reading is dropped rather than buffered for without end: it reconnects
+    // with Last-Event-ID and gets what it missed.
+    if (stream.res.writableLength > MAX_BUFFERED_BYTES) {
+      stream.res.destroy();
+      return;
+    }
+    stream.res.write(text);
   };
 
   function remove(stream: Stream): void {
