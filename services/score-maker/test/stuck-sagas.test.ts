@@ -31,6 +31,8 @@ describe.skipIf(!testServices().postgresUrl)(
       expect(lines[0]).toBe('in flight: 0 applying, 1 compensating, 1 stuck');
       expect(lines[1]).toContain(id);
       expect(lines[1]).toContain('reverting');
+      // The worker recorded why the compensation keeps failing.
+      expect(lines[1]).toMatch(/ {2}last error: \S/);
 
       const ready = await system.api.http.inject({ method: 'GET', url: '/readyz' });
       expect(ready.json().sagas).toMatchObject({ reverting: 1 });

@@ -58,7 +58,8 @@ export async function runSagasCli(
     for (const s of rows) {
       const age = Math.round((Date.now() - s.pendingSince.getTime()) / 1000);
       io.out(
-        `${s.id}  v${s.version}  event ${s.eventId}  user ${s.userId}  ${s.sagaState.toLowerCase()}  ${age}s`,
+        `${s.id}  v${s.version}  event ${s.eventId}  user ${s.userId}  ${s.sagaState.toLowerCase()}  ${age}s` +
+          (s.lastError ? `  last error: ${s.lastError}` : ''),
       );
     }
     return 0;
