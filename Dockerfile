@@ -21,7 +21,8 @@ COPY services/score-maker/package.json services/score-maker/
 # Plain `npm ci`, devDependencies included: tsx, which runs every process, is a devDependency of the root
 # package, and `--omit=dev` would leave it out. (Moving tsx into the services' dependencies would allow
 # --omit=dev and a much smaller image.)
-RUN npm ci --no-audit --no-fund && npm cache clean --force
+# The root package's postinstall prepares the quick start from sources not copied yet: left out here.
+RUN npm pkg delete scripts.postinstall && npm ci --no-audit --no-fund && npm cache clean --force
 
 # ---- runtime ----------------------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS runtime

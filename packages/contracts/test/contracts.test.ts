@@ -212,6 +212,7 @@ describe('generated code', () => {
         'UpdateEvent',
         'CloseEvent',
         'CancelEvent',
+        'GetOutboxStatus',
         'ApplyScore',
         'RevertScore',
         'ApplyScores',
