@@ -104,3 +104,36 @@ describe('score batches against the rules, one item at a time', () => {
     },
   );
 });
+
+describe('a late revert of an earlier version', () => {
+  it('when RevertScore(v2) arrives after RevertScore(v3) brought v2 back, then v2 stays in effect and nothing moves', async () => {
+    const model = createLedgerModel();
+    const event = await createEvent(h);
+    model.addEvent(event.id, event.version);
+    const score = { scoreId: randomUUID(), eventId: event.id, userId: 'late-revert' };
+    const apply = async (version: number, rate: Rate) => {
+      const items: ModelApply[] = [{ ...score, version, rate }];
+      const res = await h.call<unknown, v1.ApplyScoresResponse>('applyScores', { items }, 'internal');
+      expect(res.results.map(fromApply)).toEqual(model.applyBatch(items));
+    };
+    const revert = async (version: number) => {
+      const items: ModelRevert[] = [{ scoreId: score.scoreId, version }];
+      const res = await h.call<unknown, v1.RevertScoresResponse>('revertScores', { items }, 'internal');
+      const answers = res.results.map(fromRevert);
+      expect(answers).toEqual(model.revertBatch(items));
+      return answers[0]!;
+    };
+
+    await apply(1, 1);
+    await apply(2, 4);
+    await apply(3, 5);
+    expect(await revert(3)).toMatchObject({ outcome: 'REVERTED', appliedVersion: 2, appliedRate: 4 });
+    const before = await h.call<{ eventId: number }, v1.GetEventResponse>('getEvent', { eventId: event.id });
+
+    expect(await revert(2)).toMatchObject({ outcome: 'NOT_CURRENT', appliedVersion: 2, appliedRate: 4 });
+    expect(await revert(2), 'a repeat').toMatchObject({ outcome: 'NOT_CURRENT', appliedVersion: 2 });
+    const after = await h.call<{ eventId: number }, v1.GetEventResponse>('getEvent', { eventId: event.id });
+    expect(after.event!.scores).toMatchObject({ count: 1, sum: 4, histogram: [0, 0, 0, 1, 0] });
+    expect(after.event!.version).toBe(before.event!.version);
+  });
+});

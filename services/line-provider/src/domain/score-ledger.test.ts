@@ -59,6 +59,10 @@ describe('decideRevert', () => {
     const record = { applyOutcome: 'APPLIED' as const, rejectReason: null, revertOutcome: null };
     expect(decideRevert(1, ledger(2, 2, 3), record)).toEqual({ kind: 'record', outcome: 'NOT_CURRENT' });
   });
+  it('when the version is in effect again only because a later one was reverted, then nothing moves', () => {
+    const record = { applyOutcome: 'APPLIED' as const, rejectReason: null, revertOutcome: null };
+    expect(decideRevert(2, ledger(3, 2, 4), record)).toEqual({ kind: 'record', outcome: 'NOT_CURRENT' });
+  });
   it('when it is repeated, then the first answer is repeated', () => {
     const record = {
       applyOutcome: 'APPLIED' as const,

@@ -61,10 +61,17 @@ export type RevertDecision =
 
 /**
  * RevertScore(score id, version): take a version back.
- * - in effect → REVERTED: the previous applied version (not itself reverted) comes back, or none;
+ * - in effect, and no later version seen → REVERTED: the previous applied version (not itself
+ *   reverted) comes back, or none;
  * - never applied → TOMBSTONED: recorded, so a late ApplyScore of it is refused;
- * - applied once but replaced by a newer one → NOT_CURRENT: nothing moves, but it is marked so that
- *   reverting the newer one later does not bring it back.
+ * - applied once but replaced by a newer one, or in effect again only because a later version was
+ *   reverted or refused → NOT_CURRENT: nothing moves, but it is marked so that reverting a newer one
+ *   later does not bring it back.
+ *
+ * Once a later version has been seen, score-maker's saga for that later version decides what the score
+ * shows (it mirrors what is in effect here when it settles), so a revert of an earlier version that
+ * arrives late must not move anything: RevertScore(v2) delivered after RevertScore(v3) had brought v2
+ * back would otherwise roll the score back to v1 while score-maker shows v2 confirmed.
  */
 export function decideRevert(
   version: number,
@@ -72,7 +79,7 @@ export function decideRevert(
   record: VersionRecord | null,
 ): RevertDecision {
   if (record?.revertOutcome) return { kind: 'answer', outcome: record.revertOutcome };
-  if (ledger && ledger.appliedVersion === version) return { kind: 'revert' };
+  if (ledger && ledger.appliedVersion === version && version >= ledger.maxVersion) return { kind: 'revert' };
   if (record?.applyOutcome === 'APPLIED') return { kind: 'record', outcome: 'NOT_CURRENT' };
   return { kind: 'record', outcome: 'TOMBSTONED' };
 }

@@ -229,7 +229,10 @@ export enum RevertScoreOutcome {
   REVERT_SCORE_OUTCOME_REVERTED = 1,
   /** REVERT_SCORE_OUTCOME_TOMBSTONED - The version was never applied: a tombstone now refuses a late ApplyScore of it. */
   REVERT_SCORE_OUTCOME_TOMBSTONED = 2,
-  /** REVERT_SCORE_OUTCOME_NOT_CURRENT - A newer version is in effect; nothing changed. */
+  /**
+   * REVERT_SCORE_OUTCOME_NOT_CURRENT - A later version has been seen (in effect, or reverted or refused, which left this one in effect
+   * again); nothing changed, and this version will not come back when a later one is reverted.
+   */
   REVERT_SCORE_OUTCOME_NOT_CURRENT = 3,
   UNRECOGNIZED = -1,
 }
