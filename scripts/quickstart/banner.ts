@@ -10,6 +10,8 @@ export interface BannerInput {
   adminToken: string;
   demoToken: string;
   eventId: number;
+  /** Whether the web app is built (web/dist), and so served at the API's root. */
+  webApp: boolean;
 }
 
 const label: Record<Source, string> = {
@@ -91,7 +93,7 @@ Scoreline is ready (${input.seconds.toFixed(1)} s).
 
   API            ${api}   (GET /events, POST /events/{event_id}/score)
   API docs       ${api}/docs
-  line-provider  ${input.lineProviderAddress} (gRPC; admin CLI: npm run cli -- events list)
+${input.webApp ? `  web app        ${api}/   (operations console: ${api}/console, with a token from npm run token -- --user ops --admin)\n` : ''}  line-provider  ${input.lineProviderAddress} (gRPC; admin CLI: npm run cli -- events list)
 
 Where each part comes from (the environment wins over .env in ${resolve('.')}, which wins over the default):
 

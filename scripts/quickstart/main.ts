@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import * as grpc from '@grpc/grpc-js';
 import { SignJWT } from 'jose';
@@ -79,6 +81,7 @@ async function main() {
       adminToken: secrets.adminToken,
       demoToken,
       eventId: events[0] ?? 1,
+      webApp: existsSync(fileURLToPath(new URL('../../web/dist/index.html', import.meta.url))),
     }),
   );
 }

@@ -52,17 +52,14 @@ export function loadQuickstartSettings(
 ): LoadedSettings {
   const settings = loadConfig(quickstartSchema, { env: environment, envFile });
   const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {};
+  // Where a variable is set, if anywhere: the environment wins even when it sets it empty, which then
+  // counts as unset.
+  const origin = (key: string): Source | undefined =>
+    key in environment ? (environment[key] ? 'environment' : undefined) : fromFile[key] ? '.env' : undefined;
   return {
     settings,
-    // The environment wins even when it sets a variable empty, which then counts as unset.
-    sourceOf: (name) =>
-      name in environment
-        ? environment[name]
-          ? 'environment'
-          : 'default'
-        : fromFile[name]
-          ? '.env'
-          : 'default',
+    // A secret or URL given as a file (`<NAME>_FILE`) comes from where that variable is set.
+    sourceOf: (name) => origin(name) ?? origin(`${name}_FILE`) ?? 'default',
   };
 }
 
