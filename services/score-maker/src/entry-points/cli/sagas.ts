@@ -5,7 +5,8 @@ import { createSagaRepository } from '../../data-access/saga-repository.js';
 const usage = `usage: npm run sagas -- [list | stuck] [--limit N] [--json]
   list   sagas in flight (PENDING scores), oldest first
   stuck  compensations (RevertScore) still failing after SAGA_STUCK_AFTER (default 2m)
-reads SCORE_MAKER_DATABASE_URL`;
+reads SCORE_MAKER_DATABASE_URL (under npm start, whose embedded database only its own process may
+open, the operations console at /console shows the same)`;
 
 /** `npm run sagas -- stuck`: what the saga is still working on, straight from the database. */
 export async function runSagasCli(
