@@ -29,32 +29,34 @@ const stamp = (path) => {
 };
 
 /** The bundle's URL when it exists and no input changed since it was written; otherwise undefined. */
-function fresh(root, esbuildVersion) {
+function fresh(root, outDir, esbuildVersion) {
   try {
-    const manifest = JSON.parse(readFileSync(join(root, OUT_DIR, MANIFEST), 'utf8'));
+    const manifest = JSON.parse(readFileSync(join(outDir, MANIFEST), 'utf8'));
     if (manifest.fingerprint !== fingerprint(root, esbuildVersion)) return undefined;
     for (const [input, seen] of Object.entries(manifest.inputs)) {
       if (stamp(join(root, input)) !== seen) return undefined;
     }
-    return pathToFileURL(join(root, OUT_DIR, OUT_FILE)).href;
+    return pathToFileURL(join(outDir, OUT_FILE)).href;
   } catch {
     return undefined; // no manifest yet, or an input is gone
   }
 }
 
 /**
- * The compiled quick start's URL, built first when missing or stale. Undefined when esbuild is not
- * installed or the build fails: the caller then runs the sources through tsx as before.
+ * The compiled quick start's URL, built first when missing or stale (into node_modules/.cache/scoreline,
+ * or `outDir`). Undefined when esbuild is not installed or the build fails: the caller then runs the
+ * sources through tsx as before.
  */
-export async function compiledQuickstart(rootUrl) {
+export async function compiledQuickstart(rootUrl, { outDir: outDirOption } = {}) {
   const root = fileURLToPath(rootUrl);
+  const outDir = outDirOption ?? join(root, OUT_DIR);
   let esbuild;
   try {
     esbuild = await import('esbuild');
   } catch {
     return undefined;
   }
-  const ready = fresh(root, esbuild.version);
+  const ready = fresh(root, outDir, esbuild.version);
   if (ready) return ready;
 
   const hoisted = join(root, 'node_modules') + sep;
@@ -92,7 +94,6 @@ export async function compiledQuickstart(rootUrl) {
     },
   };
 
-  const outDir = join(root, OUT_DIR);
   mkdirSync(outDir, { recursive: true });
   const partial = join(outDir, `${OUT_FILE}.${process.pid}.tmp`);
   let result;
