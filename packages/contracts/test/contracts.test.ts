@@ -213,6 +213,7 @@ describe('generated code', () => {
         'CloseEvent',
         'CancelEvent',
         'GetOutboxStatus',
+        'GetScoreLedger',
         'ApplyScore',
         'RevertScore',
         'ApplyScores',

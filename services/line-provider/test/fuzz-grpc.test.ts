@@ -533,11 +533,18 @@ beforeAll(async () => {
   await h.call('closeEvent', { eventId: closed.id }, 'admin');
   const cancelled = await createEvent(h, 'Cancelled');
   await h.call('cancelEvent', { eventId: cancelled.id }, 'admin');
+  // One score line-provider has seen, so that reads of a score (GetScoreLedger) also find one.
+  const scoreIds = [randomUUID(), randomUUID(), randomUUID()];
+  await h.call(
+    'applyScore',
+    { scoreId: scoreIds[0], version: 2, eventId: open.id, userId: 'alice', rate: 3 },
+    'internal',
+  );
   methods = await servedMethods();
   snapshotSql = await snapshotQuery(h.db);
   known = {
     eventIds: [open.id, closed.id, cancelled.id],
-    scoreIds: [randomUUID(), randomUUID(), randomUUID()],
+    scoreIds,
     serviceNames: ['', ...new Set(methods.map((m) => m.parent.typeName)), 'no.such.Service'],
     pageTokens: [
       '',
@@ -580,6 +587,7 @@ describe('gRPC fuzzing: every served method, random and boundary messages, raw b
     // A sample, to show the enumeration works; the fuzzing itself covers whatever is listed.
     expect(paths).toEqual(
       expect.arrayContaining([
+        'scoreline.line_provider.v1.EventService/GetScoreLedger',
         'scoreline.line_provider.v1.EventService/ApplyScores',
         'scoreline.line_provider.v1.EventService/RevertScores',
         'EventService/UpdateEventStatusByScore',
@@ -589,7 +597,7 @@ describe('gRPC fuzzing: every served method, random and boundary messages, raw b
         'grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo',
       ]),
     );
-    expect(paths.length).toBeGreaterThanOrEqual(17);
+    expect(paths.length).toBeGreaterThanOrEqual(18);
   });
 
   it('when every method gets messages generated from its request type, then each answers a proper status and refusals change nothing', async () => {

@@ -1,6 +1,6 @@
 import { AppError, type Queryable } from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
-import type { RejectReason, RevertOutcome } from '../domain/score-ledger.js';
+import type { RejectReason, RevertOutcome, VersionRecord } from '../domain/score-ledger.js';
 import { EVENT_CHANGED_TOPIC } from './event-repository.js';
 
 export interface ApplyItem {
@@ -32,6 +32,34 @@ export interface RevertAnswer {
   appliedRate: Rate | null;
   eventVersion: number;
 }
+
+/** One score's ledger row and every version recorded for it (GetScoreLedger). */
+export interface LedgerView {
+  scoreId: string;
+  /** null when all that was seen of the score is RevertScore (tombstones). */
+  eventId: number | null;
+  userId: string | null;
+  maxVersion: number;
+  appliedVersion: number;
+  appliedRate: Rate | null;
+  updatedAt: Date;
+  /** In ascending version order. */
+  versions: (VersionRecord & { version: number; rate: Rate | null; recordedAt: Date })[];
+}
+
+/*
+ * The ledger row and its versions in one statement, so both come from one snapshot: read in two, an
+ * ApplyScore committing in between could show a version in effect that the list of versions lacks.
+ * Both parts are read by key (score_ledger's primary key, score_versions' leading column).
+ */
+const FIND_SQL = `SELECT l.score_id, l.event_id, l.user_id, l.max_version, l.applied_version, l.applied_rate,
+    l.updated_at,
+    COALESCE((SELECT json_agg(json_build_object(
+        'version', v.version, 'rate', v.rate, 'applyOutcome', v.apply_outcome,
+        'rejectReason', v.reject_reason, 'revertOutcome', v.revert_outcome, 'recordedAt', v.created_at)
+        ORDER BY v.version)
+      FROM score_versions v WHERE v.score_id = l.score_id), '[]'::json) AS versions
+  FROM score_ledger l WHERE l.score_id = $1`;
 
 /** SQLSTATE raised by apply_scores() when an item's score id belongs to another event or user. */
 const SCORE_OWNER_CONFLICT = 'SL001';
@@ -71,6 +99,32 @@ function ownerConflict(error: unknown): number | undefined {
 
 export function createScoreLedgerRepository() {
   return {
+    /** The score's ledger and versions, or null when line-provider has never seen the score. */
+    async find(db: Queryable, scoreId: string): Promise<LedgerView | null> {
+      const { rows } = await db.query<{
+        score_id: string;
+        event_id: number | null;
+        user_id: string | null;
+        max_version: number;
+        applied_version: number;
+        applied_rate: Rate | null;
+        updated_at: Date;
+        versions: (Omit<LedgerView['versions'][number], 'recordedAt'> & { recordedAt: string })[];
+      }>(FIND_SQL, [scoreId]);
+      const row = rows[0];
+      if (!row) return null;
+      return {
+        scoreId: row.score_id,
+        eventId: row.event_id,
+        userId: row.user_id,
+        maxVersion: row.max_version,
+        appliedVersion: row.applied_version,
+        appliedRate: row.applied_rate,
+        updatedAt: row.updated_at,
+        versions: row.versions.map((v) => ({ ...v, recordedAt: new Date(v.recordedAt) })),
+      };
+    },
+
     /**
      * ApplyScore for each item (DESIGN.md §3, T2), in one statement. Throws INVALID_ARGUMENT with
      * `details.item` (0-based) when an item's score id already belongs to another event or user; then

@@ -4,12 +4,14 @@ import { checkScoreBatch, checkScoreInput, type ApplyScoreInput } from '../domai
 import type {
   ApplyAnswer,
   ApplyItem,
+  LedgerView,
   RevertAnswer,
   ScoreLedgerRepository,
 } from '../data-access/score-ledger-repository.js';
 
 export type ApplyScoreResult = ApplyAnswer;
 export type RevertScoreResult = RevertAnswer;
+export type ScoreLedgerView = LedgerView;
 export type RevertScoreInput = Pick<ApplyScoreInput, 'scoreId' | 'version'>;
 
 const APPLY_FIELDS = ['scoreId', 'version', 'eventId', 'userId', 'rate'] as const;
@@ -62,6 +64,15 @@ export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRep
       const [answer] = await ledger.revertScores(db, [input]);
       crashPoint('line-provider.after-commit');
       return answer!;
+    },
+
+    /** GetScoreLedger: the score's ledger and recorded versions. NOT_FOUND when never seen. */
+    async ledger(scoreId: string): Promise<ScoreLedgerView> {
+      const violation = checkScoreInput({ scoreId }, ['scoreId']);
+      if (violation) throw invalid(violation);
+      const found = await ledger.find(db, scoreId);
+      if (!found) throw new AppError('NOT_FOUND', `line-provider has no record of score ${scoreId}`);
+      return found;
     },
 
     async revertScores(items: readonly RevertScoreInput[]): Promise<RevertScoreResult[]> {

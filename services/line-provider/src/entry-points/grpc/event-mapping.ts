@@ -2,7 +2,7 @@ import { v1 } from '@scoreline/contracts';
 import { AppError } from '@scoreline/platform';
 import { average, deriveStatus, type Event, type EventState } from '../../domain/event.js';
 import type { RejectReason, RevertOutcome } from '../../domain/score-ledger.js';
-import type { ApplyScoreResult, RevertScoreResult } from '../../use-cases/scores.js';
+import type { ApplyScoreResult, RevertScoreResult, ScoreLedgerView } from '../../use-cases/scores.js';
 
 const stateToProto: Record<EventState, v1.EventState> = {
   OPEN: v1.EventState.EVENT_STATE_OPEN,
@@ -87,5 +87,25 @@ export function revertResultToProto(result: RevertScoreResult): v1.RevertScoreRe
     appliedVersion: result.appliedVersion,
     appliedRate: result.appliedRate ?? 0,
     eventVersion: result.eventVersion,
+  };
+}
+
+export function ledgerToProto(ledger: ScoreLedgerView): v1.GetScoreLedgerResponse {
+  return {
+    scoreId: ledger.scoreId,
+    eventId: ledger.eventId ?? 0,
+    userId: ledger.userId ?? '',
+    maxVersion: ledger.maxVersion,
+    appliedVersion: ledger.appliedVersion,
+    appliedRate: ledger.appliedRate ?? 0,
+    updatedAt: ledger.updatedAt,
+    versions: ledger.versions.map((v) => ({
+      version: v.version,
+      rate: v.rate ?? 0,
+      applyOutcome: v.applyOutcome ? applyOutcomeToProto[v.applyOutcome] : 0,
+      rejectReason: v.rejectReason ? rejectReasonToProto[v.rejectReason] : 0,
+      revertOutcome: v.revertOutcome ? revertOutcomeToProto[v.revertOutcome] : 0,
+      recordedAt: v.recordedAt,
+    })),
   };
 }

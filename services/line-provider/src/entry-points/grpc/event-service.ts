@@ -5,7 +5,13 @@ import type { OutboxStatus } from '../../data-access/outbox-status.js';
 import type { EventUseCases } from '../../use-cases/events.js';
 import type { ScoreUseCases } from '../../use-cases/scores.js';
 import { requireRole, type Tokens } from './auth.js';
-import { applyResultToProto, eventToProto, revertResultToProto, stateFromProto } from './event-mapping.js';
+import {
+  applyResultToProto,
+  eventToProto,
+  ledgerToProto,
+  revertResultToProto,
+  stateFromProto,
+} from './event-mapping.js';
 import { unary } from './grpc-errors.js';
 
 /** scoreline.line_provider.v1.EventService: reads are open, admin and internal calls need their token. */
@@ -64,6 +70,11 @@ export function createEventService(deps: {
       admin(metadata);
       const status = await deps.outboxStatus();
       return { unpublished: status.unpublished, lagSeconds: status.lagSeconds };
+    }),
+
+    getScoreLedger: unary(logger, 'GetScoreLedger', async (req: v1.GetScoreLedgerRequest, metadata) => {
+      admin(metadata);
+      return ledgerToProto(await scores.ledger(req.scoreId));
     }),
 
     applyScore: unary(logger, 'ApplyScore', async (req: v1.ApplyScoreRequest, metadata) => {

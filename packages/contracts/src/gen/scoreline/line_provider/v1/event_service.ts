@@ -338,6 +338,59 @@ export interface GetOutboxStatusResponse {
   lagSeconds: number;
 }
 
+/** GetScoreLedgerRequest names one score. */
+export interface GetScoreLedgerRequest {
+  /** Required: a UUID, score-maker's id of the score (INVALID_ARGUMENT otherwise); unknown -> NOT_FOUND. */
+  scoreId: string;
+}
+
+/**
+ * ScoreVersionRecord is what line-provider recorded for one version of a score. A version answered
+ * SUPERSEDED has no record: nothing was written for it.
+ */
+export interface ScoreVersionRecord {
+  /** The score's version, >= 1. */
+  version: number;
+  /**
+   * The rate ApplyScore carried for this version (1-5); 0 when none did (a tombstone: RevertScore came
+   * first).
+   */
+  rate: number;
+  /**
+   * APPLIED or REJECTED, as ApplyScore answered (and answers again on a repeat); UNSPECIFIED when no
+   * ApplyScore of this version was taken (a tombstone).
+   */
+  applyOutcome: ApplyScoreOutcome;
+  /** Set when apply_outcome is REJECTED; UNSPECIFIED otherwise. */
+  rejectReason: ScoreRejectReason;
+  /** What RevertScore of this version did; UNSPECIFIED when it was never reverted. */
+  revertOutcome: RevertScoreOutcome;
+  /** When the record was first written (the first ApplyScore or RevertScore of this version). */
+  recordedAt: Date | undefined;
+}
+
+/** GetScoreLedgerResponse is line-provider's state of one score. */
+export interface GetScoreLedgerResponse {
+  /** The score asked for, in lower case. */
+  scoreId: string;
+  /** The event the score belongs to; 0 when all line-provider has seen of it is RevertScore (tombstones). */
+  eventId: number;
+  /** Who scored; empty when event_id is 0. */
+  userId: string;
+  /** The highest version seen in any form (applied, rejected or reverted). Versions only move forward. */
+  maxVersion: number;
+  /** The version in effect: counted in its event's aggregates; 0 if none is. */
+  appliedVersion: number;
+  /** The rate of the version in effect (1-5); 0 if none is. score-maker's confirmed rate mirrors it. */
+  appliedRate: number;
+  /** When the ledger row last changed. */
+  updatedAt:
+    | Date
+    | undefined;
+  /** Every recorded version, in ascending version order. */
+  versions: ScoreVersionRecord[];
+}
+
 /** GetEventRequest names one event. */
 export interface GetEventRequest {
   /** Required, >= 1 (INVALID_ARGUMENT); unknown -> NOT_FOUND. */
@@ -1184,6 +1237,464 @@ export const GetOutboxStatusResponse: MessageFns<GetOutboxStatusResponse> = {
     const message = createBaseGetOutboxStatusResponse();
     message.unpublished = object.unpublished ?? 0;
     message.lagSeconds = object.lagSeconds ?? 0;
+    return message;
+  },
+};
+
+function createBaseGetScoreLedgerRequest(): GetScoreLedgerRequest {
+  return { scoreId: "" };
+}
+
+export const GetScoreLedgerRequest: MessageFns<GetScoreLedgerRequest> = {
+  encode(message: GetScoreLedgerRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scoreId !== "") {
+      writer.uint32(10).string(message.scoreId);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetScoreLedgerRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetScoreLedgerRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scoreId = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetScoreLedgerRequest {
+    return {
+      scoreId: isSet(object.scoreId)
+        ? globalThis.String(object.scoreId)
+        : isSet(object.score_id)
+        ? globalThis.String(object.score_id)
+        : "",
+    };
+  },
+
+  toJSON(message: GetScoreLedgerRequest): unknown {
+    const obj: any = {};
+    if (message.scoreId !== "") {
+      obj.scoreId = message.scoreId;
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetScoreLedgerRequest>, I>>(base?: I): GetScoreLedgerRequest {
+    return GetScoreLedgerRequest.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetScoreLedgerRequest>, I>>(object: I): GetScoreLedgerRequest {
+    const message = createBaseGetScoreLedgerRequest();
+    message.scoreId = object.scoreId ?? "";
+    return message;
+  },
+};
+
+function createBaseScoreVersionRecord(): ScoreVersionRecord {
+  return { version: 0, rate: 0, applyOutcome: 0, rejectReason: 0, revertOutcome: 0, recordedAt: undefined };
+}
+
+export const ScoreVersionRecord: MessageFns<ScoreVersionRecord> = {
+  encode(message: ScoreVersionRecord, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.version !== 0) {
+      writer.uint32(8).int64(message.version);
+    }
+    if (message.rate !== 0) {
+      writer.uint32(16).int32(message.rate);
+    }
+    if (message.applyOutcome !== 0) {
+      writer.uint32(24).int32(message.applyOutcome);
+    }
+    if (message.rejectReason !== 0) {
+      writer.uint32(32).int32(message.rejectReason);
+    }
+    if (message.revertOutcome !== 0) {
+      writer.uint32(40).int32(message.revertOutcome);
+    }
+    if (message.recordedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.recordedAt), writer.uint32(50).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ScoreVersionRecord {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseScoreVersionRecord();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.version = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rate = reader.int32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.applyOutcome = reader.int32() as any;
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rejectReason = reader.int32() as any;
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.revertOutcome = reader.int32() as any;
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.recordedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): ScoreVersionRecord {
+    return {
+      version: isSet(object.version) ? globalThis.Number(object.version) : 0,
+      rate: isSet(object.rate) ? globalThis.Number(object.rate) : 0,
+      applyOutcome: isSet(object.applyOutcome)
+        ? applyScoreOutcomeFromJSON(object.applyOutcome)
+        : isSet(object.apply_outcome)
+        ? applyScoreOutcomeFromJSON(object.apply_outcome)
+        : 0,
+      rejectReason: isSet(object.rejectReason)
+        ? scoreRejectReasonFromJSON(object.rejectReason)
+        : isSet(object.reject_reason)
+        ? scoreRejectReasonFromJSON(object.reject_reason)
+        : 0,
+      revertOutcome: isSet(object.revertOutcome)
+        ? revertScoreOutcomeFromJSON(object.revertOutcome)
+        : isSet(object.revert_outcome)
+        ? revertScoreOutcomeFromJSON(object.revert_outcome)
+        : 0,
+      recordedAt: isSet(object.recordedAt)
+        ? fromJsonTimestamp(object.recordedAt)
+        : isSet(object.recorded_at)
+        ? fromJsonTimestamp(object.recorded_at)
+        : undefined,
+    };
+  },
+
+  toJSON(message: ScoreVersionRecord): unknown {
+    const obj: any = {};
+    if (message.version !== 0) {
+      obj.version = Math.round(message.version);
+    }
+    if (message.rate !== 0) {
+      obj.rate = Math.round(message.rate);
+    }
+    if (message.applyOutcome !== 0) {
+      obj.applyOutcome = applyScoreOutcomeToJSON(message.applyOutcome);
+    }
+    if (message.rejectReason !== 0) {
+      obj.rejectReason = scoreRejectReasonToJSON(message.rejectReason);
+    }
+    if (message.revertOutcome !== 0) {
+      obj.revertOutcome = revertScoreOutcomeToJSON(message.revertOutcome);
+    }
+    if (message.recordedAt !== undefined) {
+      obj.recordedAt = message.recordedAt.toISOString();
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<ScoreVersionRecord>, I>>(base?: I): ScoreVersionRecord {
+    return ScoreVersionRecord.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<ScoreVersionRecord>, I>>(object: I): ScoreVersionRecord {
+    const message = createBaseScoreVersionRecord();
+    message.version = object.version ?? 0;
+    message.rate = object.rate ?? 0;
+    message.applyOutcome = object.applyOutcome ?? 0;
+    message.rejectReason = object.rejectReason ?? 0;
+    message.revertOutcome = object.revertOutcome ?? 0;
+    message.recordedAt = object.recordedAt ?? undefined;
+    return message;
+  },
+};
+
+function createBaseGetScoreLedgerResponse(): GetScoreLedgerResponse {
+  return {
+    scoreId: "",
+    eventId: 0,
+    userId: "",
+    maxVersion: 0,
+    appliedVersion: 0,
+    appliedRate: 0,
+    updatedAt: undefined,
+    versions: [],
+  };
+}
+
+export const GetScoreLedgerResponse: MessageFns<GetScoreLedgerResponse> = {
+  encode(message: GetScoreLedgerResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.scoreId !== "") {
+      writer.uint32(10).string(message.scoreId);
+    }
+    if (message.eventId !== 0) {
+      writer.uint32(16).int64(message.eventId);
+    }
+    if (message.userId !== "") {
+      writer.uint32(26).string(message.userId);
+    }
+    if (message.maxVersion !== 0) {
+      writer.uint32(32).int64(message.maxVersion);
+    }
+    if (message.appliedVersion !== 0) {
+      writer.uint32(40).int64(message.appliedVersion);
+    }
+    if (message.appliedRate !== 0) {
+      writer.uint32(48).int32(message.appliedRate);
+    }
+    if (message.updatedAt !== undefined) {
+      Timestamp.encode(toTimestamp(message.updatedAt), writer.uint32(58).fork()).join();
+    }
+    for (const v of message.versions) {
+      ScoreVersionRecord.encode(v!, writer.uint32(66).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): GetScoreLedgerResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseGetScoreLedgerResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.scoreId = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.eventId = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.userId = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.maxVersion = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.appliedVersion = longToNumber(reader.int64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.appliedRate = reader.int32();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.updatedAt = fromTimestamp(Timestamp.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.versions.push(ScoreVersionRecord.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  fromJSON(object: any): GetScoreLedgerResponse {
+    return {
+      scoreId: isSet(object.scoreId)
+        ? globalThis.String(object.scoreId)
+        : isSet(object.score_id)
+        ? globalThis.String(object.score_id)
+        : "",
+      eventId: isSet(object.eventId)
+        ? globalThis.Number(object.eventId)
+        : isSet(object.event_id)
+        ? globalThis.Number(object.event_id)
+        : 0,
+      userId: isSet(object.userId)
+        ? globalThis.String(object.userId)
+        : isSet(object.user_id)
+        ? globalThis.String(object.user_id)
+        : "",
+      maxVersion: isSet(object.maxVersion)
+        ? globalThis.Number(object.maxVersion)
+        : isSet(object.max_version)
+        ? globalThis.Number(object.max_version)
+        : 0,
+      appliedVersion: isSet(object.appliedVersion)
+        ? globalThis.Number(object.appliedVersion)
+        : isSet(object.applied_version)
+        ? globalThis.Number(object.applied_version)
+        : 0,
+      appliedRate: isSet(object.appliedRate)
+        ? globalThis.Number(object.appliedRate)
+        : isSet(object.applied_rate)
+        ? globalThis.Number(object.applied_rate)
+        : 0,
+      updatedAt: isSet(object.updatedAt)
+        ? fromJsonTimestamp(object.updatedAt)
+        : isSet(object.updated_at)
+        ? fromJsonTimestamp(object.updated_at)
+        : undefined,
+      versions: globalThis.Array.isArray(object?.versions)
+        ? object.versions.map((e: any) => ScoreVersionRecord.fromJSON(e))
+        : [],
+    };
+  },
+
+  toJSON(message: GetScoreLedgerResponse): unknown {
+    const obj: any = {};
+    if (message.scoreId !== "") {
+      obj.scoreId = message.scoreId;
+    }
+    if (message.eventId !== 0) {
+      obj.eventId = Math.round(message.eventId);
+    }
+    if (message.userId !== "") {
+      obj.userId = message.userId;
+    }
+    if (message.maxVersion !== 0) {
+      obj.maxVersion = Math.round(message.maxVersion);
+    }
+    if (message.appliedVersion !== 0) {
+      obj.appliedVersion = Math.round(message.appliedVersion);
+    }
+    if (message.appliedRate !== 0) {
+      obj.appliedRate = Math.round(message.appliedRate);
+    }
+    if (message.updatedAt !== undefined) {
+      obj.updatedAt = message.updatedAt.toISOString();
+    }
+    if (message.versions?.length) {
+      obj.versions = message.versions.map((e) => ScoreVersionRecord.toJSON(e));
+    }
+    return obj;
+  },
+
+  create<I extends Exact<DeepPartial<GetScoreLedgerResponse>, I>>(base?: I): GetScoreLedgerResponse {
+    return GetScoreLedgerResponse.fromPartial(base ?? ({} as any));
+  },
+  fromPartial<I extends Exact<DeepPartial<GetScoreLedgerResponse>, I>>(object: I): GetScoreLedgerResponse {
+    const message = createBaseGetScoreLedgerResponse();
+    message.scoreId = object.scoreId ?? "";
+    message.eventId = object.eventId ?? 0;
+    message.userId = object.userId ?? "";
+    message.maxVersion = object.maxVersion ?? 0;
+    message.appliedVersion = object.appliedVersion ?? 0;
+    message.appliedRate = object.appliedRate ?? 0;
+    message.updatedAt = object.updatedAt ?? undefined;
+    message.versions = object.versions?.map((e) => ScoreVersionRecord.fromPartial(e)) || [];
     return message;
   },
 };
@@ -2761,9 +3272,10 @@ export const RevertScoresResponse: MessageFns<RevertScoresResponse> = {
 /**
  * EventService is line-provider's API: it owns events and the score aggregates kept on each of them.
  *
- * Authorization: admin RPCs (CreateEvent, UpdateEvent, CloseEvent, CancelEvent) need the admin token and
- * internal RPCs (ApplyScore, RevertScore, ApplyScores, RevertScores) the internal token, each sent as
- * metadata `authorization: Bearer <token>`. A missing or unknown token answers UNAUTHENTICATED.
+ * Authorization: admin RPCs (CreateEvent, UpdateEvent, CloseEvent, CancelEvent, GetOutboxStatus,
+ * GetScoreLedger) need the admin token and internal RPCs (ApplyScore, RevertScore, ApplyScores,
+ * RevertScores) the internal token, each sent as metadata `authorization: Bearer <token>`. A missing or
+ * unknown token answers UNAUTHENTICATED, the other role's token PERMISSION_DENIED.
  * ListEvents and GetEvent need no token.
  *
  * Validation: a request that breaks a rule documented on a field answers INVALID_ARGUMENT and changes
@@ -2855,6 +3367,24 @@ export const EventServiceService = {
     responseSerialize: (value: GetOutboxStatusResponse): Buffer =>
       Buffer.from(GetOutboxStatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): GetOutboxStatusResponse => GetOutboxStatusResponse.decode(value),
+  },
+  /**
+   * One score's ledger (admin), for looking a saga up from score-maker's side: the version in effect and
+   * its rate, the highest version seen, and what was recorded for each version (ApplyScore's answer,
+   * RevertScore's outcome). Reads only; both parts come from one snapshot. A score_id that is not a UUID
+   * answers INVALID_ARGUMENT; one line-provider has never seen (no ApplyScore or RevertScore of any of
+   * its versions) answers NOT_FOUND.
+   */
+  getScoreLedger: {
+    path: "/scoreline.line_provider.v1.EventService/GetScoreLedger" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: GetScoreLedgerRequest): Buffer =>
+      Buffer.from(GetScoreLedgerRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): GetScoreLedgerRequest => GetScoreLedgerRequest.decode(value),
+    responseSerialize: (value: GetScoreLedgerResponse): Buffer =>
+      Buffer.from(GetScoreLedgerResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): GetScoreLedgerResponse => GetScoreLedgerResponse.decode(value),
   },
   /**
    * Applies one version of a user's score to its event's aggregates (internal; saga step T2).
@@ -2956,6 +3486,14 @@ export interface EventServiceServer extends UntypedServiceImplementation {
    * messages are written and not yet published, and how long the oldest has waited.
    */
   getOutboxStatus: handleUnaryCall<GetOutboxStatusRequest, GetOutboxStatusResponse>;
+  /**
+   * One score's ledger (admin), for looking a saga up from score-maker's side: the version in effect and
+   * its rate, the highest version seen, and what was recorded for each version (ApplyScore's answer,
+   * RevertScore's outcome). Reads only; both parts come from one snapshot. A score_id that is not a UUID
+   * answers INVALID_ARGUMENT; one line-provider has never seen (no ApplyScore or RevertScore of any of
+   * its versions) answers NOT_FOUND.
+   */
+  getScoreLedger: handleUnaryCall<GetScoreLedgerRequest, GetScoreLedgerResponse>;
   /**
    * Applies one version of a user's score to its event's aggregates (internal; saga step T2).
    *
@@ -3120,6 +3658,28 @@ export interface EventServiceClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: GetOutboxStatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * One score's ledger (admin), for looking a saga up from score-maker's side: the version in effect and
+   * its rate, the highest version seen, and what was recorded for each version (ApplyScore's answer,
+   * RevertScore's outcome). Reads only; both parts come from one snapshot. A score_id that is not a UUID
+   * answers INVALID_ARGUMENT; one line-provider has never seen (no ApplyScore or RevertScore of any of
+   * its versions) answers NOT_FOUND.
+   */
+  getScoreLedger(
+    request: GetScoreLedgerRequest,
+    callback: (error: ServiceError | null, response: GetScoreLedgerResponse) => void,
+  ): ClientUnaryCall;
+  getScoreLedger(
+    request: GetScoreLedgerRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: GetScoreLedgerResponse) => void,
+  ): ClientUnaryCall;
+  getScoreLedger(
+    request: GetScoreLedgerRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: GetScoreLedgerResponse) => void,
   ): ClientUnaryCall;
   /**
    * Applies one version of a user's score to its event's aggregates (internal; saga step T2).
