@@ -35,3 +35,21 @@ export {
   type CrashPointName,
   type CrashTrigger,
 } from './crash-points.js';
+export {
+  createMetrics,
+  httpRequestDuration,
+  grpcHandlingSeconds,
+  grpcPathLabels,
+  grpcCodeName,
+  observePool,
+  observeOutbox,
+  observeQueues,
+  DURATION_BUCKETS,
+  LATENCY_BUCKETS,
+  type Metrics,
+  type MetricsOptions,
+  type PoolStats,
+  type OutboxBacklog,
+} from './telemetry/metrics.js';
+export { startOpsServer, type OpsServer, type OpsServerOptions } from './telemetry/ops-server.js';
+export { readOutboxBacklog } from './outbox/outbox-backlog.js';

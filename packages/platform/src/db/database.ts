@@ -42,6 +42,8 @@ export interface Database extends Queryable {
   listen(channel: string, onNotify: (payload: string) => void): Promise<Unlisten>;
   /** Resolves when the database answers a trivial query; used by health checks. */
   ping(): Promise<void>;
+  /** The connection pool's use, for metrics (PostgreSQL only: PGlite has no pool). */
+  poolStats?(): { total: number; idle: number; waiting: number };
   close(): Promise<void>;
 }
 

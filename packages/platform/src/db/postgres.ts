@@ -166,6 +166,7 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     async ping() {
       await query('SELECT 1');
     },
+    poolStats: () => ({ total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount }),
     async close() {
       // Idempotent: a pool may be closed by its owner and again by a harness that tracks it.
       if (pool.ended) return;

@@ -7,3 +7,11 @@ export { startPrivatePostgres, privatePostgresAvailable, type PrivatePostgres } 
 export { freePort } from './free-port.js';
 export { checkInvariants, type InvariantReport, type InvariantOptions } from './invariants.js';
 export { makeTestCertificates, type TestCertificates } from './test-certificates.js';
+export {
+  parsePrometheusText,
+  scrapeMetrics,
+  promqlMetricNames,
+  type Exposition,
+  type MetricFamily,
+  type Sample,
+} from './prometheus-text.js';
