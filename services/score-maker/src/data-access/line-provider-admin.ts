@@ -27,7 +27,58 @@ function toAppError(error: grpc.ServiceError): AppError {
   }
 }
 
-/** line-provider's admin calls (create, close, cancel events), for the operations console. */
+/** What line-provider recorded for one version of a score (enum values without their prefixes). */
+export interface LedgerVersion {
+  version: number;
+  /** null for a tombstone: RevertScore came before any ApplyScore of this version. */
+  rate: number | null;
+  applyOutcome: 'APPLIED' | 'REJECTED' | null;
+  rejectReason: 'EVENT_NOT_FOUND' | 'EVENT_CLOSED' | 'REVERTED' | null;
+  revertOutcome: 'REVERTED' | 'TOMBSTONED' | 'NOT_CURRENT' | null;
+  recordedAt: Date | null;
+}
+
+/** line-provider's ledger of one score (GetScoreLedger). */
+export interface ScoreLedger {
+  /** null when all line-provider has seen of the score is RevertScore. */
+  eventId: number | null;
+  userId: string | null;
+  maxVersion: number;
+  appliedVersion: number;
+  appliedRate: number | null;
+  updatedAt: Date | null;
+  versions: LedgerVersion[];
+}
+
+/** `APPLY_SCORE_OUTCOME_APPLIED` → `APPLIED`; the UNSPECIFIED value → null. */
+function enumName<T extends string>(json: string, prefix: string): T | null {
+  const name = json.startsWith(prefix) ? json.slice(prefix.length) : json;
+  return name === 'UNSPECIFIED' || name === 'UNRECOGNIZED' ? null : (name as T);
+}
+
+function ledgerFromProto(res: v1.GetScoreLedgerResponse): ScoreLedger {
+  return {
+    eventId: res.eventId || null,
+    userId: res.userId || null,
+    maxVersion: res.maxVersion,
+    appliedVersion: res.appliedVersion,
+    appliedRate: res.appliedRate || null,
+    updatedAt: res.updatedAt ?? null,
+    versions: res.versions.map((v) => ({
+      version: v.version,
+      rate: v.rate || null,
+      applyOutcome: enumName(v1.applyScoreOutcomeToJSON(v.applyOutcome), 'APPLY_SCORE_OUTCOME_'),
+      rejectReason: enumName(v1.scoreRejectReasonToJSON(v.rejectReason), 'SCORE_REJECT_REASON_'),
+      revertOutcome: enumName(v1.revertScoreOutcomeToJSON(v.revertOutcome), 'REVERT_SCORE_OUTCOME_'),
+      recordedAt: v.recordedAt ?? null,
+    })),
+  };
+}
+
+/**
+ * line-provider's admin calls: create, close, cancel events and the outbox backlog (the operations
+ * console), one score's ledger (`npm run sagas -- show`).
+ */
 export function createLineProviderAdmin(options: LineProviderAdminOptions) {
   const channel = channelCredentials(options.tls);
   const client = new v1.EventServiceClient(options.address, channel.credentials, channel.options);
@@ -36,7 +87,8 @@ export function createLineProviderAdmin(options: LineProviderAdminOptions) {
     md.set('authorization', `Bearer ${options.adminToken}`);
     return md;
   };
-  const call = <Req, Res>(
+  /** Rejects with line-provider's gRPC error as it is. */
+  const rawCall = <Req, Res>(
     method: (
       req: Req,
       md: grpc.Metadata,
@@ -47,7 +99,11 @@ export function createLineProviderAdmin(options: LineProviderAdminOptions) {
   ) =>
     new Promise<Res>((resolve, reject) => {
       const deadline = new Date(Date.now() + (options.callTimeoutMs ?? 5000));
-      method(req, metadata(), { deadline }, (e, r) => (e ? reject(toAppError(e)) : resolve(r)));
+      method(req, metadata(), { deadline }, (e, r) => (e ? reject(e) : resolve(r)));
+    });
+  const call: typeof rawCall = (method, req) =>
+    rawCall(method, req).catch((e: grpc.ServiceError) => {
+      throw toAppError(e);
     });
 
   return {
@@ -79,6 +135,33 @@ export function createLineProviderAdmin(options: LineProviderAdminOptions) {
         v1.GetOutboxStatusRequest.fromPartial({}),
       );
       return { unpublished: res.unpublished, lagSeconds: res.lagSeconds };
+    },
+    /**
+     * line-provider's ledger of one score (GetScoreLedger), or null when it has no record of the score.
+     * A refused token keeps its code (UNAUTHENTICATED, PERMISSION_DENIED), so that it is told apart from
+     * line-provider being unreachable (UNAVAILABLE).
+     */
+    async scoreLedger(scoreId: string): Promise<ScoreLedger | null> {
+      try {
+        const res = await rawCall<v1.GetScoreLedgerRequest, v1.GetScoreLedgerResponse>(
+          (req, md, opts, cb) => client.getScoreLedger(req, md, opts, cb),
+          v1.GetScoreLedgerRequest.fromPartial({ scoreId }),
+        );
+        return ledgerFromProto(res);
+      } catch (error) {
+        const e = error as grpc.ServiceError;
+        if (e.code === grpc.status.NOT_FOUND) return null;
+        if (e.code === grpc.status.UNAUTHENTICATED || e.code === grpc.status.PERMISSION_DENIED) {
+          throw new AppError(
+            e.code === grpc.status.UNAUTHENTICATED ? 'UNAUTHENTICATED' : 'PERMISSION_DENIED',
+            e.details,
+            {
+              cause: e,
+            },
+          );
+        }
+        throw toAppError(e);
+      }
     },
     dispose: () => client.close(),
   };

@@ -1,0 +1,56 @@
+import type { Queryable } from '@scoreline/platform';
+import type { Score } from '../domain/score.js';
+
+/** One score with everything its saga left behind, for `npm run sagas -- show`. */
+export interface SagaRecord extends Score {
+  /** The last failure of a saga step of this score, and when; kept after the saga settles. */
+  lastError: string | null;
+  lastErrorAt: Date | null;
+}
+
+/** The score by id (its primary key), or null when score-maker has none with that id. */
+export async function findSaga(db: Queryable, scoreId: string): Promise<SagaRecord | null> {
+  const { rows } = await db.query<{
+    id: string;
+    user_id: string;
+    event_id: number;
+    rate: number;
+    version: number;
+    status: Score['status'];
+    confirmed_rate: number | null;
+    confirmed_version: number;
+    reason: Score['reason'];
+    final: boolean;
+    saga_state: Score['sagaState'];
+    pending_since: Date | null;
+    last_error: string | null;
+    last_error_at: Date | null;
+    created_at: Date;
+    updated_at: Date;
+  }>(
+    `SELECT id, user_id, event_id, rate, version, status, confirmed_rate, confirmed_version, reason, final,
+            saga_state, pending_since, last_error, last_error_at, created_at, updated_at
+     FROM scores WHERE id = $1`,
+    [scoreId],
+  );
+  const row = rows[0];
+  if (!row) return null;
+  return {
+    id: row.id,
+    userId: row.user_id,
+    eventId: row.event_id,
+    rate: row.rate,
+    version: row.version,
+    status: row.status,
+    confirmedRate: row.confirmed_rate,
+    confirmedVersion: row.confirmed_version,
+    reason: row.reason,
+    final: row.final,
+    sagaState: row.saga_state,
+    pendingSince: row.pending_since,
+    lastError: row.last_error,
+    lastErrorAt: row.last_error_at,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
