@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -230,6 +231,65 @@ describe('admin CLI errors', () => {
     expect(result).toMatchObject({ code: 1, stdout: '' });
     expect(result.stderr).toMatch(/^error: cannot reach line-provider at 127\.0\.0\.1:1 \(is it running\?\)/);
     expect(result.stderr.trimEnd().split('\n')).toHaveLength(1);
+  });
+});
+
+describe('admin CLI: scores show', () => {
+  it('when a score had a version applied and a later one reverted, then it shows the earlier in effect and both versions', async () => {
+    const { id: eventId } = await cliJson<EventView>([
+      'events',
+      'create',
+      '--title',
+      'Scored',
+      '--deadline',
+      '+1d',
+    ]);
+    const scoreId = randomUUID();
+    const item = { scoreId, eventId, userId: 'alice' };
+    await h.call('applyScore', { ...item, version: 1, rate: 4 }, 'internal');
+    await h.call('applyScore', { ...item, version: 2, rate: 1 }, 'internal');
+    await h.call('revertScore', { scoreId, version: 2 }, 'internal');
+
+    const text = await cli(['scores', 'show', scoreId.toUpperCase()]);
+    expect(text, text.stderr).toMatchObject({ code: 0, stderr: '' });
+    const lines = text.stdout.trimEnd().split('\n');
+    expect(lines.slice(0, 5)).toEqual([
+      `Score ${scoreId}`,
+      `  event       ${eventId}`,
+      '  user        alice',
+      '  max version 2',
+      '  in effect   version 1, rate 4',
+    ]);
+    expect(lines.slice(6, 7)).toEqual(['Versions (2)']);
+    expect(lines[7]).toMatch(/^ {2}v1 {2}rate 4 {2}APPLIED {2}recorded \S+Z$/);
+    expect(lines[8]).toMatch(/^ {2}v2 {2}rate 1 {2}APPLIED, revert REVERTED {2}recorded \S+Z$/);
+
+    const ledger = await cliJson<{ appliedVersion: number; versions: { revertOutcome: string | null }[] }>([
+      'scores',
+      'show',
+      scoreId,
+    ]);
+    expect(ledger).toMatchObject({ scoreId, eventId, userId: 'alice', maxVersion: 2, appliedVersion: 1 });
+    expect(ledger.versions.map((v) => v.revertOutcome)).toEqual([null, 'REVERTED']);
+  });
+
+  it('when the score is unknown, malformed, or asked without the admin token, then it exits 1 or 2 with the reason', async () => {
+    const unknown = randomUUID();
+    expect(await cli(['scores', 'show', unknown])).toMatchObject({
+      code: 1,
+      stdout: '',
+      stderr: `error: not found: line-provider has no record of score ${unknown}\n`,
+    });
+    const malformed = await cli(['scores', 'show', '42']);
+    expect(malformed.code).toBe(2);
+    expect(malformed.stderr).toContain('score id must be a UUID');
+    expect(malformed.stderr).toContain('usage: npm run cli -- scores show <score id>');
+    const noToken = await cli(['scores', 'show', unknown], { LINE_PROVIDER_ADMIN_TOKEN: '' });
+    expect(noToken.code).toBe(2);
+    expect(noToken.stderr).toContain('"scores show" is an admin command');
+    const internal = await cli(['scores', 'show', unknown], { LINE_PROVIDER_ADMIN_TOKEN: INTERNAL_TOKEN });
+    expect(internal.code).toBe(1);
+    expect(internal.stderr).toContain("another role's token");
   });
 });
 

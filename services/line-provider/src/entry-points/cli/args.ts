@@ -11,7 +11,8 @@ export type Command =
   | { kind: 'get'; id: number; json: boolean }
   | { kind: 'update'; id: number; title?: string; deadline?: Date; json: boolean }
   | { kind: 'close'; id: number; json: boolean }
-  | { kind: 'cancel'; id: number; reason: string; json: boolean };
+  | { kind: 'cancel'; id: number; reason: string; json: boolean }
+  | { kind: 'score'; scoreId: string; json: boolean };
 
 /** A command line that cannot be run as typed; `action` picks the usage line to show with it. */
 export class UsageError extends Error {
@@ -36,10 +37,32 @@ const optionsOf = {
   update: { ...common, title: { type: 'string' }, deadline: { type: 'string' } },
   close: common,
   cancel: { ...common, reason: { type: 'string' } },
+  show: common,
 } satisfies Record<Action, Options>;
 
-function isAction(word: string | undefined): word is Action {
-  return word !== undefined && Object.hasOwn(optionsOf, word);
+/** The subcommands of each command group. */
+const GROUPS = {
+  events: ['create', 'list', 'get', 'update', 'close', 'cancel'],
+  scores: ['show'],
+} as const satisfies Record<string, readonly Action[]>;
+
+function isAction(group: keyof typeof GROUPS, word: string | undefined): word is Action {
+  return word !== undefined && (GROUPS[group] as readonly string[]).includes(word);
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function scoreId(positionals: string[], action: Action): string {
+  if (positionals.length === 0) throw new UsageError('missing the score id', action);
+  if (positionals.length > 1) throw new UsageError(`unexpected argument: ${positionals[1]}`, action);
+  const text = positionals[0]!;
+  if (!UUID.test(text)) {
+    throw new UsageError(
+      `score id must be a UUID, score-maker's id of the score (got ${JSON.stringify(text)})`,
+      action,
+    );
+  }
+  return text.toLowerCase();
 }
 
 /** node:util's parse errors, shortened to one line that names the option. */
@@ -80,13 +103,15 @@ export function parseCommand(argv: readonly string[], now: Date): Command {
   const [group, word, ...rest] = argv;
   if (group === undefined) throw new UsageError('no command given');
   if (group === 'help' || group === '--help' || group === '-h') return { kind: 'help' };
-  if (group !== 'events') throw new UsageError(`unknown command ${JSON.stringify(group)}`);
+  if (group !== 'events' && group !== 'scores')
+    throw new UsageError(`unknown command ${JSON.stringify(group)}`);
   if (word === '--help' || word === '-h' || word === 'help') return { kind: 'help' };
-  if (!isAction(word)) {
+  if (!isAction(group, word)) {
+    const words = GROUPS[group];
     throw new UsageError(
       word === undefined
-        ? 'events needs a subcommand: create, list, get, update, close or cancel'
-        : `unknown subcommand "events ${word}"`,
+        ? `${group} needs a subcommand: ${words.length > 1 ? `${words.slice(0, -1).join(', ')} or ${words.at(-1)}` : words[0]}`
+        : `unknown subcommand "${group} ${word}"`,
     );
   }
   const action = word;
@@ -150,5 +175,7 @@ export function parseCommand(argv: readonly string[], now: Date): Command {
     case 'get':
     case 'close':
       return { kind: action, id: eventId(parsed.positionals, action), json };
+    case 'show':
+      return { kind: 'score', scoreId: scoreId(parsed.positionals, action), json };
   }
 }

@@ -37,6 +37,7 @@ export function createCliClient(settings: CliClientSettings) {
     updateEvent: (req: v1.UpdateEventRequest) => invoke(client.updateEvent.bind(client), req),
     closeEvent: (req: v1.CloseEventRequest) => invoke(client.closeEvent.bind(client), req),
     cancelEvent: (req: v1.CancelEventRequest) => invoke(client.cancelEvent.bind(client), req),
+    getScoreLedger: (req: v1.GetScoreLedgerRequest) => invoke(client.getScoreLedger.bind(client), req),
     close: () => client.close(),
   };
 }

@@ -9,11 +9,12 @@ export const USAGE = {
   update: `${PROGRAM} events update <id> [--title <text>] [--deadline <when>] [--json]`,
   close: `${PROGRAM} events close <id> [--json]`,
   cancel: `${PROGRAM} events cancel <id> [--reason <text>] [--json]`,
+  show: `${PROGRAM} scores show <score id> [--json]`,
 } as const;
 
 export type Action = keyof typeof USAGE;
 
-export const HELP = `line-provider admin CLI: manage events over gRPC.
+export const HELP = `line-provider admin CLI: manage events, look scores up, over gRPC.
 
 Usage:
   ${USAGE.create}
@@ -22,6 +23,7 @@ Usage:
   ${USAGE.update}
   ${USAGE.close}
   ${USAGE.cancel}
+  ${USAGE.show}
   ${PROGRAM} help
 
 Commands:
@@ -31,6 +33,7 @@ Commands:
   events update   Change an OPEN event's title and/or deadline.              (admin)
   events close    Close an event now; its scores become final.               (admin)
   events cancel   Cancel an event; it takes no more scores.                  (admin)
+  scores show     A score's version in effect and what each version got.     (admin)
 
 <when> (--deadline):
   2026-12-01T18:00:00Z        ISO-8601 date-time with a zone (Z or an offset such as +02:00)

@@ -11,6 +11,7 @@ import {
 } from './client.js';
 import { HELP, usageHint } from './help.js';
 import { eventDetails, eventTable, json, toView, type EventView } from './output.js';
+import { ledgerDetails, toLedgerView } from './score-output.js';
 
 export interface CliIo {
   stdout: { write(text: string): unknown };
@@ -31,7 +32,7 @@ const stateFilter: Record<ListState, v1.EventState> = {
   cancelled: v1.EventState.EVENT_STATE_CANCELLED,
 };
 
-const ADMIN_KINDS = new Set<Command['kind']>(['create', 'update', 'close', 'cancel']);
+const ADMIN_KINDS = new Set<Command['kind']>(['create', 'update', 'close', 'cancel', 'score']);
 const PAGE_SIZE_MAX = 500;
 
 /** Reads pages until `limit` events are in hand; says whether more exist past them. */
@@ -63,6 +64,13 @@ async function execute(command: Exclude<Command, { kind: 'help' }>, client: CliC
       io.stdout.write(eventTable(views));
       if (more) io.stdout.write(`(first ${views.length} shown; raise --limit for more)\n`);
     }
+    return;
+  }
+  if (command.kind === 'score') {
+    const ledger = toLedgerView(
+      await client.getScoreLedger(v1.GetScoreLedgerRequest.fromPartial({ scoreId: command.scoreId })),
+    );
+    io.stdout.write(command.json ? json(ledger) : ledgerDetails(ledger));
     return;
   }
 
@@ -152,7 +160,7 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     const admin = error.problems.some((p) => p.startsWith('LINE_PROVIDER_ADMIN_TOKEN'))
-      ? `\n"events ${command.kind}" is an admin command: set LINE_PROVIDER_ADMIN_TOKEN to line-provider's admin token.`
+      ? `\n"${command.kind === 'score' ? 'scores show' : `events ${command.kind}`}" is an admin command: set LINE_PROVIDER_ADMIN_TOKEN to line-provider's admin token.`
       : '';
     return fail(`${error.problems.join('\n  ')}${admin}`, EXIT.usage);
   }
