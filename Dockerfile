@@ -36,6 +36,7 @@ COPY . .
 RUN npm run build:web
 # Root owns the files, read-only to the process; it writes only to /tmp (tsx's compile cache).
 USER node
-# 8002 score-maker API, 50051 line-provider gRPC, 8003 score-maker worker health.
-EXPOSE 8002 50051 8003
+# 8002 score-maker API, 50051 line-provider gRPC, 8003 score-maker worker health and metrics, 8001
+# line-provider health and metrics.
+EXPOSE 8002 50051 8003 8001
 CMD ["node", "--import", "tsx", "services/score-maker/src/main-api.ts"]

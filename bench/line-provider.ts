@@ -137,6 +137,7 @@ async function main() {
       REDIS_URL: 'memory://',
       LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
       LINE_PROVIDER_GRPC_PORT: String(lpPort),
+      LINE_PROVIDER_HTTP_PORT: '0',
       LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN,
       LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
       LOG_LEVEL: 'warn',

@@ -221,6 +221,7 @@ async function main(): Promise<boolean> {
       LINE_PROVIDER_DATABASE_URL: lpPg!.urlFor('line_provider'),
       LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
       LINE_PROVIDER_GRPC_PORT: String(lpPorts[i]),
+      LINE_PROVIDER_HTTP_PORT: '0',
       LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN,
       LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
       DEADLINE_CHECK_INTERVAL: '1s',

@@ -1,6 +1,7 @@
 import {
   createMemoryBroker,
   createLogger,
+  createMetrics,
   openBroker,
   openDatabase,
   openPglite,
@@ -87,6 +88,8 @@ export async function startSystem(
       ? createMemoryEventsCache({ logger })
       : createRedisEventsCache({ url: settings.REDIS_URL, prefix: settings.REDIS_PREFIX, logger });
     stops.push(() => cache.close());
+    // One registry for the three services: the API's /metrics serves all of it.
+    const metrics = createMetrics();
 
     const lineProvider: LineProvider = await buildLineProvider(
       loadLineProviderConfig({
@@ -100,7 +103,7 @@ export async function startSystem(
         },
         envFile: false,
       }),
-      { logger: logger.child({ service: 'line-provider' }), db: lpDb, broker },
+      { logger: logger.child({ service: 'line-provider' }), db: lpDb, broker, metrics },
     );
     await lineProvider.start();
     stops.push(() => lineProvider.stop());
@@ -109,6 +112,7 @@ export async function startSystem(
       address: lineProviderAddress,
       internalToken: secrets.internalToken,
       logger,
+      metrics,
     });
     stops.push(() => client.close());
     const worker: ScoreMakerWorker = await buildScoreMakerWorker(
@@ -127,6 +131,7 @@ export async function startSystem(
         broker,
         cache,
         lineProvider: client,
+        metrics,
       },
     );
     await worker.start();
@@ -151,6 +156,7 @@ export async function startSystem(
         db: smDb,
         cache,
         lineProvider: client,
+        metrics,
         // "Sign in as <name>" in the web app, only on the secret generated here (not one set by hand).
         quickstartSignIn: !settings.JWT_SECRET,
       },

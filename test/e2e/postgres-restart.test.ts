@@ -127,6 +127,7 @@ describe.skipIf(skip)(
         LINE_PROVIDER_DATABASE_URL: lpServer.urlFor('line_provider'),
         SCORE_MAKER_DATABASE_URL: smServer.urlFor('score_maker'),
         LINE_PROVIDER_GRPC_PORT: grpcPort,
+        LINE_PROVIDER_HTTP_PORT: '0',
         LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
         LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
         SCORE_MAKER_HTTP_HOST: '127.0.0.1',

@@ -72,6 +72,7 @@ describe('the web app and the operations console against separate processes (Chr
       LINE_PROVIDER_DATABASE_URL: lpDb.url!,
       SCORE_MAKER_DATABASE_URL: smDb.url!,
       LINE_PROVIDER_GRPC_PORT: grpcPort,
+      LINE_PROVIDER_HTTP_PORT: '0',
       LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
       LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
       LINE_PROVIDER_CALL_TIMEOUT: '500ms',

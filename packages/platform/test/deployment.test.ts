@@ -386,7 +386,7 @@ describe('Dockerfile', () => {
         ?.split(/\s+/)
         .slice(1)
         .sort(),
-    ).toEqual(['50051', '8002', '8003']);
+    ).toEqual(['50051', '8001', '8002', '8003']);
   });
 
   it('when the build context is filtered, then host node_modules and secrets stay out and the sources go in', () => {

@@ -1,12 +1,19 @@
 import { legacy, readDescriptorSet, v1 } from '@scoreline/contracts';
 import {
+  createMetrics,
   createOutboxRelay,
   migrate,
+  observeOutbox,
+  observePool,
   openBroker,
   openDatabase,
+  readOutboxBacklog,
+  startOpsServer,
   type Broker,
   type Database,
   type Logger,
+  type Metrics,
+  type OpsServer,
 } from '@scoreline/platform';
 import type { LineProviderConfig } from './config.js';
 import { createEventRepository } from './data-access/event-repository.js';
@@ -16,6 +23,7 @@ import { createDeadlineCloser } from './entry-points/deadline-closer.js';
 import { createEventService } from './entry-points/grpc/event-service.js';
 import { createHealth } from './entry-points/grpc/health.js';
 import { createLegacyService } from './entry-points/grpc/legacy-service.js';
+import { metricsInterceptor } from './entry-points/grpc/metrics-interceptor.js';
 import { addReflection } from './entry-points/grpc/reflection.js';
 import { RequestCheckingServer } from './entry-points/grpc/request-decoding.js';
 import { serverCredentials } from './entry-points/grpc/server-credentials.js';
@@ -25,11 +33,12 @@ import { createScoreUseCases } from './use-cases/scores.js';
 
 export interface LineProvider {
   /** Opens the database (migrating it), binds the port, starts the relay and the deadline closer. */
-  start(): Promise<{ port: number }>;
+  start(): Promise<{ port: number; httpPort: number | undefined }>;
   /** Stops taking calls, lets those in flight finish, then stops background work and closes. */
   stop(): Promise<void>;
   readonly db: Database;
   readonly broker: Broker;
+  readonly metrics: Metrics;
 }
 
 export interface LineProviderDeps {
@@ -37,6 +46,10 @@ export interface LineProviderDeps {
   /** Shared instances (the one-process mode, tests); otherwise opened from the configuration. */
   db?: Database;
   broker?: Broker;
+  /** The process's metrics (the quick start shares one between its services); default its own. */
+  metrics?: Metrics;
+  /** Serve /healthz, /readyz and /metrics on LINE_PROVIDER_HTTP_PORT (the standalone process does). */
+  http?: boolean;
 }
 
 const SERVICE_NAMES = ['scoreline.line_provider.v1.EventService', 'EventService'];
@@ -64,7 +77,11 @@ export async function buildLineProvider(
   // channelz (grpc-js's per-call counters and timestamps for its debugging service) is off: nothing
   // here serves or reads it, and it is work on every call. A request that does not decode answers
   // INVALID_ARGUMENT, not grpc-js's INTERNAL.
-  const server = new RequestCheckingServer({ 'grpc.enable_channelz': 0 });
+  const metrics = deps.metrics ?? createMetrics();
+  const server = new RequestCheckingServer({
+    'grpc.enable_channelz': 0,
+    interceptors: [metricsInterceptor(metrics)],
+  });
   server.addService(
     v1.EventServiceService,
     createEventService({ events, scores, tokens, logger, outboxStatus: () => outboxStatus(db) }),
@@ -104,10 +121,17 @@ export async function buildLineProvider(
     intervalMs: config.DEADLINE_CHECK_INTERVAL,
   });
 
+  const unobserve = [
+    observePool(metrics, 'line-provider', () => db.poolStats?.()),
+    observeOutbox(metrics, 'line-provider', () => readOutboxBacklog(db)),
+  ];
+  let ops: OpsServer | undefined;
+
   let started = false;
   return {
     db,
     broker,
+    metrics,
     async start() {
       await migrate(db, lineProviderMigrations, logger);
       const port = await new Promise<number>((resolve, reject) => {
@@ -121,9 +145,27 @@ export async function buildLineProvider(
       closer.start();
       health.start();
       started = true;
+      if (deps.http) {
+        ops = await startOpsServer({
+          host: config.LINE_PROVIDER_HTTP_HOST,
+          port: config.LINE_PROVIDER_HTTP_PORT,
+          metrics,
+          logger,
+          readiness: async () => {
+            const ready = await db.ping().then(
+              () => true,
+              () => false,
+            );
+            return {
+              ready,
+              body: { status: ready ? 'ready' : 'not ready', checks: { database: ready ? 'ok' : 'failing' } },
+            };
+          },
+        });
+      }
       const tls = !config.grpcTls ? 'off' : config.grpcTls.ca ? 'mutual' : 'on';
-      logger.info({ port, tls }, 'line-provider listening (gRPC)');
-      return { port };
+      logger.info({ port, httpPort: ops?.port, tls }, 'line-provider listening (gRPC)');
+      return { port, httpPort: ops?.port };
     },
     async stop() {
       health.setNotServing();
@@ -143,6 +185,8 @@ export async function buildLineProvider(
         server.forceShutdown();
       }
       health.stop();
+      await ops?.close();
+      for (const stop of unobserve) stop();
       await closer.stop();
       await relay.stop();
       if (!deps.broker) await broker.close();

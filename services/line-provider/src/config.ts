@@ -29,6 +29,10 @@ export const lineProviderConfigSchema = {
   LINE_PROVIDER_GRPC_HOST: env.string('0.0.0.0'),
   /** The gRPC port. */
   LINE_PROVIDER_GRPC_PORT: env.port(50051),
+  /** The interface of the health and metrics HTTP port (/healthz, /readyz, /metrics). */
+  LINE_PROVIDER_HTTP_HOST: env.string('0.0.0.0'),
+  /** The health and metrics HTTP port (Prometheus scrapes /metrics here; 0: any free port). */
+  LINE_PROVIDER_HTTP_PORT: env.port(8001),
   /**
    * PEM certificate chain of the gRPC server; with LINE_PROVIDER_TLS_KEY_FILE it turns TLS on (unset:
    * plain text). Read at start-up: a restart picks up a renewed certificate.

@@ -6,5 +6,5 @@ import { loadLineProviderConfig } from './config.js';
 runService(
   'line-provider',
   () => loadLineProviderConfig(),
-  (config, logger) => buildLineProvider(config, { logger }),
+  (config, logger) => buildLineProvider(config, { logger, http: true }),
 );

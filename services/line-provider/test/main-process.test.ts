@@ -58,6 +58,7 @@ describe('npm run start:line-provider (src/main.ts)', () => {
           REDIS_URL: 'memory://',
           LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
           LINE_PROVIDER_GRPC_PORT: String(port),
+          LINE_PROVIDER_HTTP_PORT: '0',
           LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN,
           LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
         });

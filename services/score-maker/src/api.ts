@@ -1,6 +1,13 @@
 import { Redis } from 'ioredis';
-import { Registry, collectDefaultMetrics } from 'prom-client';
-import { migrate, openDatabase, type Database, type Logger } from '@scoreline/platform';
+import {
+  createMetrics,
+  migrate,
+  observePool,
+  openDatabase,
+  type Database,
+  type Logger,
+  type Metrics,
+} from '@scoreline/platform';
 import type { ApiConfig } from './config.js';
 import {
   createMemoryEventsCache,
@@ -27,6 +34,7 @@ export interface ScoreMakerApi {
   readonly http: HttpServer;
   readonly db: Database;
   readonly cache: EventsCache;
+  readonly metrics: Metrics;
   start(): Promise<{ port: number }>;
   stop(): Promise<void>;
 }
@@ -37,6 +45,8 @@ export interface ScoreMakerApiDeps {
   db?: Database;
   cache?: EventsCache;
   lineProvider?: LineProviderClient;
+  /** The process's metrics (the quick start shares one between its services); default its own. */
+  metrics?: Metrics;
   /**
    * "Sign in as <name>": the quick start sets it, and only when the API runs on the secret it
    * generated; no setting turns it on, so a deployed API never offers it.
@@ -50,6 +60,7 @@ export interface ScoreMakerApiDeps {
 export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiDeps): Promise<ScoreMakerApi> {
   const { logger } = deps;
   const owned: (() => Promise<void> | void)[] = [];
+  const metrics = deps.metrics ?? createMetrics();
   const db =
     deps.db ??
     (await openDatabase({
@@ -95,6 +106,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
       logger,
       callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
       tls: config.lineProviderTls,
+      metrics,
     });
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 
@@ -139,8 +151,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
   );
   const unsubscribe = local.onInvalidate((change) => live.eventChanged(change));
   owned.push(unsubscribe);
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
+  owned.push(observePool(metrics, 'score-maker-api', () => db.poolStats?.()));
   let closing = false;
   let stopped: Promise<void> | undefined;
 
@@ -179,7 +190,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
           },
         }
       : {}),
-    registry,
+    metrics,
     ops: {
       closing: () => closing,
       // Sagas in flight and compensations that keep failing, from the database both processes share.
@@ -202,6 +213,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     http,
     db,
     cache,
+    metrics,
     async start() {
       await http.listen({ host: config.SCORE_MAKER_HTTP_HOST, port: config.SCORE_MAKER_HTTP_PORT });
       const address = http.server.address();

@@ -1,14 +1,21 @@
-import { createServer, type Server } from 'node:http';
 import { EVENT_CHANGED_TOPIC } from '@scoreline/contracts';
 import {
+  createMetrics,
   createOutboxRelay,
   migrate,
+  observeOutbox,
+  observePool,
+  observeQueues,
   openBroker,
   openDatabase,
+  readOutboxBacklog,
+  startOpsServer,
   type Broker,
   type Consumer,
   type Database,
   type Logger,
+  type Metrics,
+  type OpsServer,
 } from '@scoreline/platform';
 import type { WorkerConfig } from './config.js';
 import {
@@ -33,14 +40,17 @@ import {
   revertDeliveries,
 } from './entry-points/worker/deliveries.js';
 import { periodic } from './entry-points/worker/periodic.js';
+import { eventChangedLag, observeSagaCounts } from './entry-points/worker/worker-metrics.js';
 import { createEventChanges } from './use-cases/event-changes.js';
 import { createSaga } from './use-cases/saga.js';
+import { createSagaMetrics } from './use-cases/saga-metrics.js';
 
 const UNLIMITED = 2 ** 31 - 1;
 
 export interface ScoreMakerWorker {
   readonly db: Database;
   readonly broker: Broker;
+  readonly metrics: Metrics;
   start(): Promise<{ port: number | undefined }>;
   stop(): Promise<void>;
   /** One sweep now (tests, operations); returns the sagas re-driven. */
@@ -54,7 +64,9 @@ export interface ScoreMakerWorkerDeps {
   broker?: Broker;
   cache?: EventsCache;
   lineProvider?: LineProviderClient;
-  /** Serve /healthz and /readyz on WORKER_HTTP_PORT (the standalone process does; tests need not). */
+  /** The process's metrics (the quick start shares one between its services); default its own. */
+  metrics?: Metrics;
+  /** Serve /healthz, /readyz and /metrics on WORKER_HTTP_PORT (the standalone process does). */
   http?: boolean;
 }
 
@@ -68,6 +80,7 @@ export async function buildScoreMakerWorker(
 ): Promise<ScoreMakerWorker> {
   const { logger } = deps;
   const owned: (() => Promise<void> | void)[] = [];
+  const metrics = deps.metrics ?? createMetrics();
   const db =
     deps.db ??
     (await openDatabase({
@@ -106,10 +119,19 @@ export async function buildScoreMakerWorker(
       logger,
       callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
       tls: config.lineProviderTls,
+      metrics,
     });
   if (!deps.lineProvider) owned.push(() => lineProvider.close());
 
   const sagas = createSagaRepository();
+  // Read on scrape, not on the hot path; removed at stop (the quick start's registry outlives us).
+  owned.push(
+    observePool(metrics, 'score-maker-worker', () => db.poolStats?.()),
+    observeOutbox(metrics, 'score-maker', () => readOutboxBacklog(db)),
+    observeQueues(metrics, [APPLY_TOPIC, REVERT_TOPIC, EVENT_CHANGED_TOPIC], (topic) => broker.depth(topic)),
+    observeSagaCounts(metrics, () => sagas.counts(db, config.SAGA_STUCK_AFTER)),
+  );
+  const eventChangedHandled = eventChangedLag(metrics);
   const saga = createSaga({
     db,
     sagas,
@@ -117,6 +139,7 @@ export async function buildScoreMakerWorker(
     broker,
     logger: logger.child({ component: 'saga' }),
     settings: { maxAttempts: config.SAGA_MAX_ATTEMPTS, timeoutMs: config.SAGA_TIMEOUT },
+    observer: createSagaMetrics(metrics),
   });
   const eventChanges = createEventChanges({
     db,
@@ -150,7 +173,7 @@ export async function buildScoreMakerWorker(
   ];
   const backoff = { initialMs: config.SAGA_BACKOFF_INITIAL, maxMs: config.SAGA_BACKOFF_MAX, jitter: true };
   const consumers: Consumer[] = [];
-  let server: Server | undefined;
+  let server: OpsServer | undefined;
   let closing = false;
 
   const readiness = async () => {
@@ -180,10 +203,12 @@ export async function buildScoreMakerWorker(
   return {
     db,
     broker,
+    metrics,
     sweep,
     reconcile,
     async start() {
       await migrate(db, scoreMakerMigrations, logger);
+      const handleEventChanged = eventChangedDeliveries(eventChanges);
       const batches = { concurrency: config.WORKER_CONCURRENCY, maxBatch: config.WORKER_BATCH_SIZE };
       consumers.push(
         broker.consumeBatch<ApplyScoreCommand>(APPLY_TOPIC, applyDeliveries(saga), {
@@ -198,35 +223,31 @@ export async function buildScoreMakerWorker(
           maxAttempts: UNLIMITED,
           backoff: { ...backoff, maxMs: config.SAGA_REVERT_BACKOFF_MAX },
         }),
-        broker.consumeBatch(EVENT_CHANGED_TOPIC, eventChangedDeliveries(eventChanges), {
-          ...batches,
-          maxAttempts: UNLIMITED,
-          backoff,
-        }),
+        broker.consumeBatch(
+          EVENT_CHANGED_TOPIC,
+          async (deliveries) => {
+            await handleEventChanged(deliveries);
+            eventChangedHandled(deliveries);
+          },
+          {
+            ...batches,
+            maxAttempts: UNLIMITED,
+            backoff,
+          },
+        ),
       );
       await relay.start();
       for (const job of jobs) job.start();
-      let port: number | undefined;
       if (deps.http) {
-        server = createServer((request, response) => {
-          const send = (status: number, body: unknown) => {
-            response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-          };
-          if (request.url === '/healthz') return send(200, { status: 'ok' });
-          if (request.url === '/readyz') {
-            void readiness().then(({ ready, body }) => send(ready ? 200 : 503, body));
-            return;
-          }
-          send(404, { status: 404, code: 'NOT_FOUND' });
-        });
-        port = await new Promise<number>((resolve, reject) => {
-          server!.once('error', reject);
-          server!.listen(config.WORKER_HTTP_PORT, config.WORKER_HTTP_HOST, () => {
-            const address = server!.address();
-            resolve(typeof address === 'object' && address ? address.port : config.WORKER_HTTP_PORT);
-          });
+        server = await startOpsServer({
+          host: config.WORKER_HTTP_HOST,
+          port: config.WORKER_HTTP_PORT,
+          metrics,
+          logger,
+          readiness,
         });
       }
+      const port = server?.port;
       logger.info(
         { port, concurrency: config.WORKER_CONCURRENCY, batchSize: config.WORKER_BATCH_SIZE },
         'score-maker worker started',
@@ -239,7 +260,7 @@ export async function buildScoreMakerWorker(
       await Promise.all(consumers.splice(0).map((c) => c.close()));
       await relay.stop();
       await Promise.all(jobs.map((j) => j.stop()));
-      if (server) await new Promise<void>((resolve) => server!.close(() => resolve()));
+      await server?.close();
       for (const close of owned.reverse()) await close();
     },
   };

@@ -1,6 +1,7 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, health, v1, type ChannelTls } from '@scoreline/contracts';
-import { AppError, type Logger } from '@scoreline/platform';
+import { AppError, type Logger, type Metrics } from '@scoreline/platform';
+import { clientMetricsInterceptor } from './grpc-client-metrics.js';
 import type { EventState, EventView } from '../domain/event-view.js';
 import {
   applyResultFromProto,
@@ -21,6 +22,8 @@ export interface LineProviderClientOptions {
   callTimeoutMs?: number;
   /** TLS to line-provider (LINE_PROVIDER_TLS* settings); plain text when unset. */
   tls?: ChannelTls;
+  /** Where calls are timed (grpc_client_handling_seconds); none when unset. */
+  metrics?: Metrics;
 }
 
 export interface ApplyScoreResult {
@@ -119,13 +122,16 @@ export function createLineProviderClient(options: LineProviderClientOptions): Li
   const timeoutMs = options.callTimeoutMs ?? 2000;
   const channel = channelCredentials(options.tls);
   const credentials = channel.credentials;
+  const interceptors = options.metrics ? [clientMetricsInterceptor(options.metrics)] : [];
   const events = new v1.EventServiceClient(options.address, credentials, {
     ...CHANNEL_OPTIONS,
     ...channel.options,
+    interceptors,
   });
   // Shares the events client's channel, so health checks probe the very connection calls use.
   const healthClient = new health.HealthClient(options.address, credentials, {
     channelOverride: events.getChannel(),
+    interceptors,
   });
 
   // A batch's deadline grows with it: one call timeout per ITEMS_PER_TIMEOUT items (so 200 items get

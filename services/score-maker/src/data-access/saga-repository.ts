@@ -29,6 +29,14 @@ export interface SagaPosition {
   pendingSince: Date | null;
 }
 
+/** A saga that settled: its outcome and how long since its score was accepted (for metrics). */
+export interface SettledSaga {
+  status: string;
+  reason: string | null;
+  /** From the score's acceptance (pending_since) to its settlement, by the database's clock. */
+  seconds: number;
+}
+
 export interface StepSettlement {
   scoreId: string;
   version: number;
@@ -94,11 +102,12 @@ WITH v AS (
     confirmed_version = v.confirmed_version, reason = v.reason, saga_state = NULL, updated_at = now()
   FROM v
   WHERE s.id = v.id AND s.id = ANY($1::uuid[]) AND s.version = v.version AND s.saga_state = $8
-  RETURNING s.id
+  RETURNING s.id, s.status, s.reason, extract(epoch FROM clock_timestamp() - s.pending_since)::float8 AS seconds
 ), chunks AS (
-  SELECT id, (row_number() OVER () - 1) / ${IDS_PER_NOTIFY} AS chunk FROM settled
+  SELECT id, status, reason, seconds, (row_number() OVER () - 1) / ${IDS_PER_NOTIFY} AS chunk FROM settled
 )
-SELECT count(*)::int AS settled, pg_notify('${SCORE_SETTLED_CHANNEL}', string_agg(id::text, ',')) AS notified
+SELECT count(*)::int AS settled, pg_notify('${SCORE_SETTLED_CHANNEL}', string_agg(id::text, ',')) AS notified,
+  array_agg(status) AS statuses, array_agg(reason) AS reasons, array_agg(seconds) AS seconds
 FROM chunks GROUP BY chunk`;
 
 /*
@@ -150,10 +159,20 @@ export function createSagaRepository() {
     },
 
     /** Settles the steps that are still current (see SETTLE_SQL); returns how many settled. */
-    async settle(db: Queryable, step: SagaStep, items: readonly StepSettlement[]): Promise<number> {
+    async settle(
+      db: Queryable,
+      step: SagaStep,
+      items: readonly StepSettlement[],
+      onSettled?: (sagas: SettledSaga[]) => void,
+    ): Promise<number> {
       if (items.length === 0) return 0;
       const sorted = bySortedId(items);
-      const { rows } = await db.query<{ settled: number }>(SETTLE_SQL, [
+      const { rows } = await db.query<{
+        settled: number;
+        statuses: string[];
+        reasons: (string | null)[];
+        seconds: (number | null)[];
+      }>(SETTLE_SQL, [
         sorted.map((i) => i.scoreId),
         sorted.map((i) => i.version),
         sorted.map((i) => i.settlement.status),
@@ -163,6 +182,15 @@ export function createSagaRepository() {
         sorted.map((i) => i.settlement.reason),
         step,
       ]);
+      onSettled?.(
+        rows.flatMap((r) =>
+          r.statuses.map((status, i) => ({
+            status,
+            reason: r.reasons[i] ?? null,
+            seconds: r.seconds[i] ?? 0,
+          })),
+        ),
+      );
       return rows.reduce((sum, r) => sum + r.settled, 0);
     },
 

@@ -10,6 +10,7 @@ import { MAX_SCORE_BATCH, type LineProviderClient } from '../data-access/line-pr
 import type { SagaPosition, SagaRepository } from '../data-access/saga-repository.js';
 import { settleApply, settleRevert, timedOut } from '../domain/saga.js';
 import type { ApplyScoreCommand, RevertScoreCommand } from '../domain/score.js';
+import type { SagaObserver } from './saga-metrics.js';
 
 /*
  * The saga's worker side (DESIGN.md §3), a batch of steps at a time:
@@ -83,6 +84,7 @@ export function createSaga(deps: {
   settings: SagaSettings;
   logger: Logger;
   now?: () => Date;
+  observer?: SagaObserver;
 }) {
   const { db, sagas, lineProvider, settings, logger } = deps;
   const now = deps.now ?? (() => new Date());
@@ -146,10 +148,11 @@ export function createSaga(deps: {
           { err: error, scores: expired.length, first: expired[0]!.command },
           'ApplyScore gave up; compensating with RevertScore',
         );
-        await sagas.beginRevert(
+        const compensating = await sagas.beginRevert(
           db,
           expired.map((s) => s.command),
         );
+        deps.observer?.compensating(compensating);
       }
       return;
     }
@@ -165,6 +168,7 @@ export function createSaga(deps: {
           settlement: settleApply(result.outcome, result.reason, result),
         };
       }),
+      deps.observer?.applied,
     );
   }
 
@@ -208,13 +212,15 @@ export function createSaga(deps: {
         version: s.command.version,
         settlement: settleRevert(results[i]!),
       })),
+      deps.observer?.reverted,
     );
   }
 
   /** An ApplyScore step ran out of deliveries: compensate it as a timeout does. */
   async function giveUp(step: Step<ApplyScoreCommand>, error: unknown): Promise<void> {
     logger.error({ err: error, ...step.command }, 'ApplyScore exhausted its attempts');
-    await sagas.beginRevert(db, [step.command]);
+    const compensating = await sagas.beginRevert(db, [step.command]);
+    deps.observer?.compensating(compensating);
     await recordFailure([step.command.scoreId], error);
   }
 

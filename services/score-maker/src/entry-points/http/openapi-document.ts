@@ -1,5 +1,4 @@
-import { Registry } from 'prom-client';
-import { silentLogger } from '@scoreline/platform';
+import { createMetrics, silentLogger } from '@scoreline/platform';
 import { buildHttpServer, type HttpServer } from './server.js';
 
 /** A dependency this server never reaches: it only answers routes that need none (docs, problems). */
@@ -24,7 +23,7 @@ export function buildDocumentServer(options: { closing?: () => boolean } = {}): 
     db: unavailable('database'),
     scores: unavailable('scores'),
     live: unavailable('live updates'),
-    registry: new Registry(),
+    metrics: createMetrics({ defaultMetrics: false }),
     ops: { checks: {}, closing: options.closing ?? (() => false) },
     rateLimit: { prefix: 'openapi-document', scoresPerMinute: 60, readsPerMinute: 600 },
   });

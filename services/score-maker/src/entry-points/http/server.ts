@@ -4,8 +4,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { LogController } from 'fastify';
 import type { Redis } from 'ioredis';
-import { Counter, Histogram, type Registry } from 'prom-client';
-import type { Logger } from '@scoreline/platform';
+import { httpRequestDuration, type Logger, type Metrics } from '@scoreline/platform';
 import { adminHook, authHook, type Authenticate, type Principal } from './auth.js';
 import { openApiOptions } from './openapi.js';
 import { answerClientError, errorHandler, instanceOf, problem, sendProblem } from './problem.js';
@@ -41,8 +40,8 @@ export interface HttpServerDeps {
   quickstartSignIn?: { secret: string; adminClaim: string; adminRole: string };
   /** The operations console's routes (/admin/…), for tokens with the admin role. */
   admin?: Omit<AdminRoutesDeps, 'requireAdmin' | 'logger'>;
-  ops: Omit<OpsRoutesDeps, 'registry'>;
-  registry: Registry;
+  ops: Omit<OpsRoutesDeps, 'metrics'>;
+  metrics: Metrics;
   rateLimit: {
     /** Shared counters across API replicas; without it each replica counts on its own. */
     redis?: Redis;
@@ -93,17 +92,10 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   });
   for (const schema of [ProblemSchema, ProblemTypeSchema, EventSchema, ScoreSchema]) app.addSchema(schema);
 
-  const duration = new Histogram({
-    name: 'http_request_duration_seconds',
-    help: 'HTTP request duration by route and status',
-    labelNames: ['method', 'route', 'status'],
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    registers: [deps.registry],
-  });
-  const scoresAccepted = new Counter({
+  const duration = httpRequestDuration(deps.metrics);
+  const scoresAccepted = deps.metrics.counter({
     name: 'scoreline_scores_accepted_total',
     help: 'Scores accepted (202) by the API',
-    registers: [deps.registry],
   });
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -162,7 +154,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     if (webAppBuilt(deps.webRoot)) await app.register(webAppRoutes(deps.webRoot));
     else deps.logger.warn({ webRoot: deps.webRoot }, 'web app not built (npm run build:web): not served');
   }
-  await app.register(opsRoutes({ ...deps.ops, registry: deps.registry }));
+  await app.register(opsRoutes({ ...deps.ops, metrics: deps.metrics }));
   return app;
 }
 

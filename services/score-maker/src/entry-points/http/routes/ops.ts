@@ -1,5 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
-import type { Registry } from 'prom-client';
+import type { Metrics } from '@scoreline/platform';
 
 export type ReadinessCheck = () => Promise<void>;
 
@@ -9,7 +9,7 @@ export interface OpsRoutesDeps {
   /** Extra facts for /readyz detail (counts of stuck work and such); never fails readiness. */
   details?: () => Promise<Record<string, unknown>>;
   closing: () => boolean;
-  registry: Registry;
+  metrics: Metrics;
   checkTimeoutMs?: number;
 }
 
@@ -48,6 +48,6 @@ export const opsRoutes =
     });
 
     app.get('/metrics', { schema: { hide: true } }, async (_request, reply) => {
-      return reply.type(deps.registry.contentType).send(await deps.registry.metrics());
+      return reply.type(deps.metrics.contentType).send(await deps.metrics.text());
     });
   };
