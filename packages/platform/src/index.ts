@@ -19,10 +19,27 @@ export * from './broker/broker.js';
 export { createMemoryBroker } from './broker/memory-broker.js';
 export { createRedisBroker, type RedisBrokerOptions } from './broker/redis-broker.js';
 export { openBroker, type BrokerSettings } from './broker/open-broker.js';
-export { outboxMigrations, OUTBOX_CHANNEL, OUTBOX_QUIET_WINDOW_MS } from './outbox/outbox-schema.js';
+export {
+  outboxMigrations,
+  OUTBOX_CHANNEL,
+  OUTBOX_QUIET_WINDOW_MS,
+  OUTBOX_TRACEPARENT_SETTING,
+} from './outbox/outbox-schema.js';
 export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
+export {
+  activeTraceparent,
+  contextOf,
+  formatTraceparent,
+  inBatchSpan,
+  itemSpans,
+  parseTraceparent,
+  SpanKind,
+  traceIdOf,
+  tracer,
+  type BatchSpanOptions,
+} from './telemetry/trace-context.js';
 export { runService, type Runnable } from './run-service.js';
 export {
   CRASH_AT_VARIABLE,

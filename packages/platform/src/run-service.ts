@@ -15,6 +15,8 @@ export function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT: numb
   name: string,
   loadConfig: () => C,
   build: (config: C, logger: Logger) => Promise<Runnable>,
+  /** Started before anything else was imported (tracing.ts); flushed last on shutdown. */
+  tracing?: { shutdown(): Promise<void> },
 ): void {
   const main = async () => {
     let config: C;
@@ -30,6 +32,7 @@ export function runService<C extends { LOG_LEVEL: string; SHUTDOWN_TIMEOUT: numb
     const logger = createLogger({ name, level: config.LOG_LEVEL });
     const shutdown = createShutdown({ logger, timeoutMs: config.SHUTDOWN_TIMEOUT });
     shutdown.installSignalHandlers();
+    if (tracing) shutdown.add('tracing', () => tracing.shutdown());
     const service = await build(config, logger);
     shutdown.add(name, () => service.stop());
     await service.start();

@@ -27,6 +27,8 @@ export interface BrokerMessage<P = unknown> {
   payload: P;
   /** ISO-8601 time the message was created at its source. */
   createdAt: string;
+  /** W3C trace context of the request that wrote the message (its outbox row's), when it was traced. */
+  traceparent?: string;
 }
 
 export interface Delivery<P = unknown> extends BrokerMessage<P> {

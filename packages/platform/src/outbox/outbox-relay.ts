@@ -1,7 +1,9 @@
+import { SpanKind } from '@opentelemetry/api';
 import type { Logger } from 'pino';
 import { crashPoint } from '../crash-points.js';
 import type { Broker, BrokerMessage } from '../broker/broker.js';
 import type { Database, Queryable } from '../db/database.js';
+import { inBatchSpan } from '../telemetry/trace-context.js';
 import { OUTBOX_CHANNEL, OUTBOX_QUIET_WINDOW_MS } from './outbox-schema.js';
 
 export interface OutboxRelayOptions {
@@ -38,6 +40,7 @@ interface OutboxRow {
   type: string;
   payload: unknown;
   created_at: Date;
+  traceparent: string | null;
 }
 
 /*
@@ -59,13 +62,13 @@ interface OutboxRow {
  */
 const CLAIM_SQL = `
 WITH claimed AS (
-  SELECT id, message_id, topic, message_key, type, payload, created_at FROM outbox
+  SELECT id, message_id, topic, message_key, type, payload, created_at, traceparent FROM outbox
   WHERE published_at IS NULL
   ORDER BY id
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 )
-SELECT c.id, c.message_id, c.topic, c.message_key, c.type, c.payload, c.created_at
+SELECT c.id, c.message_id, c.topic, c.message_key, c.type, c.payload, c.created_at, c.traceparent
 FROM claimed c
 WHERE NOT EXISTS (
   SELECT 1 FROM outbox earlier
@@ -133,13 +136,19 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
     db.transaction(async (tx) => {
       const { rows } = await tx.query<OutboxRow>(CLAIM_SQL, [batchSize]);
       if (rows.length === 0) return { published: 0, full: false };
-      const messages: BrokerMessage[] = rows.map((row) => ({
-        id: row.message_id,
-        type: row.type,
-        key: row.message_key,
-        payload: row.payload,
-        createdAt: row.created_at.toISOString(),
-      }));
+      const messages: BrokerMessage[] = rows.map((row) => {
+        const message: BrokerMessage = {
+          id: row.message_id,
+          type: row.type,
+          key: row.message_key,
+          payload: row.payload,
+          createdAt: row.created_at.toISOString(),
+        };
+        // The row's context travels on unchanged: the consumer's span is the writer's child, as the
+        // relay's publish span is.
+        if (row.traceparent) message.traceparent = row.traceparent;
+        return message;
+      });
       // One publish call per topic, topics in order of first appearance, rows in id order within each.
       const byTopic = new Map<string, BrokerMessage[]>();
       rows.forEach((row, i) => {
@@ -147,7 +156,21 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
         list.push(messages[i]!);
         byTopic.set(row.topic, list);
       });
-      for (const [topic, list] of byTopic) await broker.publish(topic, list);
+      await inBatchSpan(
+        'outbox publish',
+        rows.map((r) => r.traceparent),
+        {
+          kind: SpanKind.PRODUCER,
+          attributes: {
+            'messaging.operation.type': 'send',
+            'messaging.batch.message_count': rows.length,
+            'messaging.destination.name': [...byTopic.keys()].join(','),
+          },
+        },
+        async () => {
+          for (const [topic, list] of byTopic) await broker.publish(topic, list);
+        },
+      );
       // A crash from here until COMMIT leaves the rows unpublished: they go out again (at-least-once).
       crashPoint('relay.after-publish');
       await options.afterPublish?.(tx, messages);

@@ -74,5 +74,29 @@ END $$;
 `,
 };
 
+/**
+ * Transaction-local setting whose value (a W3C traceparent) a new outbox row takes when its writer
+ * names none: SQL functions that write EventChanged rows (line-provider's apply_scores) get the
+ * caller's trace context this way, without a parameter threaded through each of their inserts.
+ */
+export const OUTBOX_TRACEPARENT_SETTING = 'scoreline.traceparent';
+
+/**
+ * The trace context of the request that wrote a row, carried by the relay into the message, so that
+ * a trace follows a change across the queue. NULL when the writer was not traced. The default is
+ * stable, not volatile, so adding the column rewrites nothing.
+ */
+export const outboxTraceparentMigration: Migration = {
+  id: 'platform/0003_outbox_traceparent',
+  sql: `
+ALTER TABLE outbox ADD COLUMN traceparent text
+  DEFAULT nullif(current_setting('${OUTBOX_TRACEPARENT_SETTING}', true), '');
+`,
+};
+
 /** The outbox's migrations, in order; each service puts them before its own. */
-export const outboxMigrations: Migration[] = [outboxMigration, outboxQuietNotifyMigration];
+export const outboxMigrations: Migration[] = [
+  outboxMigration,
+  outboxQuietNotifyMigration,
+  outboxTraceparentMigration,
+];

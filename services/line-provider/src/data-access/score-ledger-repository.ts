@@ -1,4 +1,4 @@
-import { AppError, type Queryable } from '@scoreline/platform';
+import { activeTraceparent, AppError, type Queryable } from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
 import type { RejectReason, RevertOutcome, VersionRecord } from '../domain/score-ledger.js';
 import { EVENT_CHANGED_TOPIC } from './event-repository.js';
@@ -74,6 +74,15 @@ const APPLY_SQL = `SELECT item, outcome, reason, applied_version, applied_rate, 
   FROM apply_scores($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::smallint[], $6)`;
 const REVERT_SQL = `SELECT item, outcome, applied_version, applied_rate, event_version
   FROM revert_scores($1::uuid[], $2::bigint[], $3)`;
+/*
+ * A traced call names its trace context, which the EventChanged rows it writes carry
+ * (migrations/0008_trace_context.sql); an untraced one, every call when tracing is off, runs the
+ * statements above unchanged.
+ */
+const APPLY_TRACED_SQL = `SELECT item, outcome, reason, applied_version, applied_rate, event_version
+  FROM apply_scores($1::uuid[], $2::bigint[], $3::bigint[], $4::text[], $5::smallint[], $6, $7::text)`;
+const REVERT_TRACED_SQL = `SELECT item, outcome, applied_version, applied_rate, event_version
+  FROM revert_scores($1::uuid[], $2::bigint[], $3, $4::text)`;
 
 interface AnswerRow {
   item: number;
@@ -133,14 +142,18 @@ export function createScoreLedgerRepository() {
     async applyScores(db: Queryable, items: readonly ApplyItem[]): Promise<ApplyAnswer[]> {
       let rows: (AnswerRow & { outcome: ApplyAnswer['outcome']; reason: RejectReason | null })[];
       try {
-        ({ rows } = await db.query(APPLY_SQL, [
+        const params = [
           items.map((i) => i.scoreId),
           items.map((i) => i.version),
           items.map((i) => i.eventId),
           items.map((i) => i.userId),
           items.map((i) => i.rate),
           EVENT_CHANGED_TOPIC,
-        ]));
+        ];
+        const traceparent = activeTraceparent();
+        ({ rows } = await (traceparent
+          ? db.query(APPLY_TRACED_SQL, [...params, traceparent])
+          : db.query(APPLY_SQL, params)));
       } catch (error) {
         const item = ownerConflict(error);
         if (item === undefined) throw error;
@@ -161,11 +174,12 @@ export function createScoreLedgerRepository() {
 
     /** RevertScore for each item, in one statement. Runs whatever the events' states. */
     async revertScores(db: Queryable, items: readonly RevertItem[]): Promise<RevertAnswer[]> {
-      const { rows } = await db.query<AnswerRow & { outcome: RevertOutcome }>(REVERT_SQL, [
-        items.map((i) => i.scoreId),
-        items.map((i) => i.version),
-        EVENT_CHANGED_TOPIC,
-      ]);
+      const params = [items.map((i) => i.scoreId), items.map((i) => i.version), EVENT_CHANGED_TOPIC];
+      const traceparent = activeTraceparent();
+      const { rows } = await db.query<AnswerRow & { outcome: RevertOutcome }>(
+        traceparent ? REVERT_TRACED_SQL : REVERT_SQL,
+        traceparent ? [...params, traceparent] : params,
+      );
       return inItemOrder(rows, items.length).map((row) => ({
         outcome: row.outcome,
         appliedVersion: row.applied_version,

@@ -123,7 +123,7 @@ WITH v AS (
   FROM v WHERE sc.id = v.id AND sc.id = ANY($1::uuid[]) AND sc.version = v.version AND sc.saga_state = 'APPLYING'
   RETURNING sc.*
 )
-INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${commandColumns('RevertScore', 's')} FROM s`;
+INSERT INTO outbox (${OUTBOX_COLUMNS}, traceparent) SELECT ${commandColumns('RevertScore', 's')}, s.traceparent FROM s`;
 
 /* The sweeper's re-drive: the current step's command of every saga unsettled for too long. */
 const STALE_COMMANDS_SQL = `
@@ -133,9 +133,9 @@ WITH s AS (
     AND pending_since <= now() - make_interval(secs => $1::double precision / 1000)
   ORDER BY pending_since LIMIT $2
 )
-SELECT ${commandColumns('ApplyScore', 's')}, s.created_at FROM s WHERE s.saga_state = 'APPLYING'
+SELECT ${commandColumns('ApplyScore', 's')}, s.created_at, s.traceparent FROM s WHERE s.saga_state = 'APPLYING'
 UNION ALL
-SELECT ${commandColumns('RevertScore', 's')}, s.created_at FROM s WHERE s.saga_state = 'REVERTING'`;
+SELECT ${commandColumns('RevertScore', 's')}, s.created_at, s.traceparent FROM s WHERE s.saga_state = 'REVERTING'`;
 
 const bySortedId = <T extends { scoreId: string }>(items: readonly T[]): T[] =>
   [...items].sort((a, b) => (a.scoreId < b.scoreId ? -1 : a.scoreId > b.scoreId ? 1 : 0));
@@ -217,6 +217,7 @@ export function createSagaRepository() {
         type: SagaCommandType;
         payload: unknown;
         created_at: Date;
+        traceparent: string | null;
       }>(STALE_COMMANDS_SQL, [olderThanMs, limit]);
       return rows.map((r) => ({
         topic: r.topic,
@@ -226,6 +227,7 @@ export function createSagaRepository() {
           key: r.message_key,
           payload: r.payload,
           createdAt: r.created_at.toISOString(),
+          ...(r.traceparent ? { traceparent: r.traceparent } : {}),
         },
       }));
     },

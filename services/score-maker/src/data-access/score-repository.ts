@@ -1,4 +1,4 @@
-import type { Queryable } from '@scoreline/platform';
+import { activeTraceparent, type Queryable } from '@scoreline/platform';
 import type { Score } from '../domain/score.js';
 import { commandColumns, OUTBOX_COLUMNS } from './saga-commands.js';
 
@@ -46,17 +46,19 @@ export function toScore(row: ScoreRow): Score {
  * outbox rows are in version order (the relay's per-key order relies on it).
  * The command's message id is derived from (score, version, command), so every copy of one step (the
  * relay's, a sweeper's re-drive) carries the same id, and the queue keeps one live job per step.
+ * The request's trace context goes with the score and its command (saga-commands.ts says why).
  */
 const SUBMIT_SQL = `
 WITH s AS (
-  INSERT INTO scores AS sc (user_id, event_id, rate, saga_state, pending_since) VALUES ($1, $2, $3, 'APPLYING', now())
+  INSERT INTO scores AS sc (user_id, event_id, rate, saga_state, pending_since, traceparent)
+  VALUES ($1, $2, $3, 'APPLYING', now(), $4)
   ON CONFLICT (user_id, event_id) DO UPDATE
     SET rate = EXCLUDED.rate, version = sc.version + 1, status = 'PENDING', reason = NULL,
-        saga_state = 'APPLYING', pending_since = now(), updated_at = now()
+        saga_state = 'APPLYING', pending_since = now(), updated_at = now(), traceparent = EXCLUDED.traceparent
     WHERE NOT sc.final
   RETURNING *
 ), o AS (
-  INSERT INTO outbox (${OUTBOX_COLUMNS}) SELECT ${commandColumns('ApplyScore', 's')} FROM s
+  INSERT INTO outbox (${OUTBOX_COLUMNS}, traceparent) SELECT ${commandColumns('ApplyScore', 's')}, s.traceparent FROM s
 )
 SELECT * FROM s`;
 
@@ -67,7 +69,13 @@ export function createScoreRepository() {
       tx: Queryable,
       input: { userId: string; eventId: number; rate: number },
     ): Promise<Score | undefined> {
-      const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [input.userId, input.eventId, input.rate]);
+      const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [
+        input.userId,
+        input.eventId,
+        input.rate,
+        // The request's trace context, stored with the score and its outbox row (null when untraced).
+        activeTraceparent(),
+      ]);
       return rows[0] && toScore(rows[0]);
     },
 

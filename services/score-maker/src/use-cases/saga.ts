@@ -4,6 +4,7 @@ import {
   type Broker,
   type BrokerMessage,
   type Database,
+  traceIdOf,
   type Logger,
 } from '@scoreline/platform';
 import { MAX_SCORE_BATCH, type LineProviderClient } from '../data-access/line-provider-client.js';
@@ -35,7 +36,16 @@ export interface Step<C> {
   id: string;
   attempt: number;
   command: C;
+  /** The trace context of the request that submitted the score, when it was traced. */
+  traceparent?: string;
 }
+
+/** What every log line about one step carries: its score, version and trace. */
+const stepFields = (s: Step<{ scoreId: string; version: number }>) => ({
+  scoreId: s.command.scoreId,
+  version: s.command.version,
+  traceId: traceIdOf(s.traceparent),
+});
 
 /** Steps to try again later, by message id, each with the error that held it back. */
 export type Retries = Map<string, unknown>;
@@ -144,10 +154,9 @@ export function createSaga(deps: {
         error,
       );
       if (expired.length > 0) {
-        logger.warn(
-          { err: error, scores: expired.length, first: expired[0]!.command },
-          'ApplyScore gave up; compensating with RevertScore',
-        );
+        for (const s of expired) {
+          logger.warn({ err: error, ...stepFields(s) }, 'ApplyScore gave up; compensating with RevertScore');
+        }
         const compensating = await sagas.beginRevert(
           db,
           expired.map((s) => s.command),
@@ -192,10 +201,9 @@ export function createSaga(deps: {
         for (const half of halves(steps)) await revertChunk(half, retries);
         return;
       }
-      logger.warn(
-        { err: error, scores: steps.length, first: steps[0]!.command, attempt: steps[0]!.attempt },
-        'RevertScore failed; retrying',
-      );
+      for (const s of steps) {
+        logger.warn({ err: error, ...stepFields(s), attempt: s.attempt }, 'RevertScore failed; retrying');
+      }
       for (const s of steps) retries.set(s.id, error);
       await recordFailure(
         steps.map((s) => s.command.scoreId),
@@ -218,7 +226,7 @@ export function createSaga(deps: {
 
   /** An ApplyScore step ran out of deliveries: compensate it as a timeout does. */
   async function giveUp(step: Step<ApplyScoreCommand>, error: unknown): Promise<void> {
-    logger.error({ err: error, ...step.command }, 'ApplyScore exhausted its attempts');
+    logger.error({ err: error, ...step.command, ...stepFields(step) }, 'ApplyScore exhausted its attempts');
     const compensating = await sagas.beginRevert(db, [step.command]);
     deps.observer?.compensating(compensating);
     await recordFailure([step.command.scoreId], error);
