@@ -216,6 +216,11 @@ describe.skipIf(missing)(
             s.parentSpanId === found.server.spanId,
         ),
       ).toBe(true);
+
+      // The operator's way in: `npm run sagas -- show` names the trace of the score's latest submission.
+      const show = run('services/score-maker/src/entry-points/cli/sagas.ts', env, ['show', scoreId]);
+      expect(await show.exited, show.output()).toBe(0);
+      expect(show.output()).toContain(`  trace        ${request.traceId}\n`);
     }, 180_000);
   },
 );

@@ -55,6 +55,7 @@ describe.skipIf(!testServices().postgresUrl)(
       expect(text).toMatch(/ {2}saga {9}settled \(last change \S+Z \(\d+s ago\)\)/);
       expect(text).toContain('  last error   -');
       expect(text).toContain('  attempts     not recorded');
+      expect(text).toContain('  trace        - (not traced: no OTEL_* exporter set when it was submitted)');
       expect(text).toContain('line-provider ledger');
       expect(text).toContain('  in effect    version 1, rate 4');
       expect(text).toMatch(/ {2}versions {5}v1 {2}rate 4 {2}APPLIED {2}recorded \S+Z/);
@@ -81,7 +82,13 @@ describe.skipIf(!testServices().postgresUrl)(
         lineProviderError: null,
         verdict: 'agree',
       });
-      expect(report.scoreMaker).toMatchObject({ pendingSeconds: null, attempts: null, lastError: null });
+      expect(report.scoreMaker).toMatchObject({
+        pendingSeconds: null,
+        attempts: null,
+        lastError: null,
+        traceparent: null,
+        traceId: null,
+      });
     });
 
     it('when a change timed out and was compensated, then score-maker is back on version 1 with the reason, line-provider shows version 2 tombstoned, and they agree', async () => {

@@ -6,6 +6,8 @@ export interface SagaRecord extends Score {
   /** The last failure of a saga step of this score, and when; kept after the saga settles. */
   lastError: string | null;
   lastErrorAt: Date | null;
+  /** W3C trace context of the request that submitted the current version; null when not traced. */
+  traceparent: string | null;
 }
 
 /** The score by id (its primary key), or null when score-maker has none with that id. */
@@ -25,11 +27,12 @@ export async function findSaga(db: Queryable, scoreId: string): Promise<SagaReco
     pending_since: Date | null;
     last_error: string | null;
     last_error_at: Date | null;
+    traceparent: string | null;
     created_at: Date;
     updated_at: Date;
   }>(
     `SELECT id, user_id, event_id, rate, version, status, confirmed_rate, confirmed_version, reason, final,
-            saga_state, pending_since, last_error, last_error_at, created_at, updated_at
+            saga_state, pending_since, last_error, last_error_at, traceparent, created_at, updated_at
      FROM scores WHERE id = $1`,
     [scoreId],
   );
@@ -50,6 +53,7 @@ export async function findSaga(db: Queryable, scoreId: string): Promise<SagaReco
     pendingSince: row.pending_since,
     lastError: row.last_error,
     lastErrorAt: row.last_error_at,
+    traceparent: row.traceparent,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };

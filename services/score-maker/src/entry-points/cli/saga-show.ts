@@ -1,6 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import type { ChannelTls } from '@scoreline/contracts';
-import { isAppError, type Queryable } from '@scoreline/platform';
+import { isAppError, traceIdOf, type Queryable } from '@scoreline/platform';
 import {
   createLineProviderAdmin,
   type LedgerVersion,
@@ -170,7 +170,9 @@ export function renderReport(report: SagaReport, now: Date): string[] {
     ),
     // Delivery attempts are counted by the queue, not stored with the score.
     row('attempts', 'not recorded (score-maker keeps the last error of a step, not a count)'),
-    // Further facts about score-maker's side (such as the saga's trace) go here.
+    // The trace of the latest submission: every span of its saga, both services', is in it.
+    row('trace', traceIdOf(s.traceparent) ?? '- (not traced: no OTEL_* exporter set when it was submitted)'),
+    // Further facts about score-maker's side go here.
   ];
 
   const lp = report.lineProvider;
@@ -210,6 +212,7 @@ export function reportJson(report: SagaReport, now: Date): string {
             : null,
         // Not stored: the queue counts deliveries; lastError is what score-maker keeps.
         attempts: null,
+        traceId: traceIdOf(s.traceparent) ?? null,
       },
     },
     null,
