@@ -15,9 +15,9 @@ import { register } from 'node:module';
  *   SQL and Redis spans reached the receiver, nothing of the gRPC calls (the generated clients and the
  *   server reach grpc-js through ESM named imports) nor of what follows them. With it, every hop the
  *   test looks for is there, gRPC client and server spans included.
- * - Entry points bundled by esbuild (the quick start) import their packages before any code runs, so
- *   there only the spans the code makes itself (outbox, saga, EventChanged) and the propagation through
- *   the outbox and the queue work; the services run separately get everything.
+ * - The quick start (`npm start`) is not traced: it runs an esbuild bundle, which imports every package
+ *   before its first line runs, so nothing could be patched (and it has no PostgreSQL or Redis client
+ *   to trace). Run the services separately to trace them.
  *
  * When no trace exporter is configured nothing of the SDK is imported: the cost is one look at the
  * environment, and `@opentelemetry/api` (used by the code's own spans) stays a no-op.

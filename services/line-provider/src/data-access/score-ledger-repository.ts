@@ -137,9 +137,13 @@ export function createScoreLedgerRepository() {
     /**
      * ApplyScore for each item (DESIGN.md §3, T2), in one statement. Throws INVALID_ARGUMENT with
      * `details.item` (0-based) when an item's score id already belongs to another event or user; then
-     * nothing was written.
+     * nothing was written. `traceparent` (the active span's by default) goes with its EventChanged rows.
      */
-    async applyScores(db: Queryable, items: readonly ApplyItem[]): Promise<ApplyAnswer[]> {
+    async applyScores(
+      db: Queryable,
+      items: readonly ApplyItem[],
+      traceparent = activeTraceparent(),
+    ): Promise<ApplyAnswer[]> {
       let rows: (AnswerRow & { outcome: ApplyAnswer['outcome']; reason: RejectReason | null })[];
       try {
         const params = [
@@ -150,7 +154,6 @@ export function createScoreLedgerRepository() {
           items.map((i) => i.rate),
           EVENT_CHANGED_TOPIC,
         ];
-        const traceparent = activeTraceparent();
         ({ rows } = await (traceparent
           ? db.query(APPLY_TRACED_SQL, [...params, traceparent])
           : db.query(APPLY_SQL, params)));
@@ -173,9 +176,12 @@ export function createScoreLedgerRepository() {
     },
 
     /** RevertScore for each item, in one statement. Runs whatever the events' states. */
-    async revertScores(db: Queryable, items: readonly RevertItem[]): Promise<RevertAnswer[]> {
+    async revertScores(
+      db: Queryable,
+      items: readonly RevertItem[],
+      traceparent = activeTraceparent(),
+    ): Promise<RevertAnswer[]> {
       const params = [items.map((i) => i.scoreId), items.map((i) => i.version), EVENT_CHANGED_TOPIC];
-      const traceparent = activeTraceparent();
       const { rows } = await db.query<AnswerRow & { outcome: RevertOutcome }>(
         traceparent ? REVERT_TRACED_SQL : REVERT_SQL,
         traceparent ? [...params, traceparent] : params,
