@@ -221,6 +221,9 @@ describe.skipIf(missing)(
       const show = run('services/score-maker/src/entry-points/cli/sagas.ts', env, ['show', scoreId]);
       expect(await show.exited, show.output()).toBe(0);
       expect(show.output()).toContain(`  trace        ${request.traceId}\n`);
+
+      // SIGTERM flushes what is buffered and still exits cleanly.
+      for (const proc of procs.splice(0).reverse()) expect(await proc.stop(), proc.output()).toBe(0);
     }, 180_000);
   },
 );
