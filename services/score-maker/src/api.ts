@@ -9,11 +9,9 @@ import {
   type Metrics,
 } from '@scoreline/platform';
 import type { ApiConfig } from './config.js';
-import {
-  createMemoryEventsCache,
-  createRedisEventsCache,
-  type EventsCache,
-} from './data-access/events-cache.js';
+import { type EventsCache } from './data-access/events-cache.js';
+import { createMemoryEventsCache } from './data-access/events-cache-memory.js';
+import { createRedisEventsCache } from './data-access/events-cache-redis.js';
 import { createLocalEventsCache } from './data-access/events-cache-local.js';
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
 import { createLineProviderAdmin } from './data-access/line-provider-admin.js';

@@ -18,11 +18,9 @@ import {
   type OpsServer,
 } from '@scoreline/platform';
 import type { WorkerConfig } from './config.js';
-import {
-  createMemoryEventsCache,
-  createRedisEventsCache,
-  type EventsCache,
-} from './data-access/events-cache.js';
+import { type EventsCache } from './data-access/events-cache.js';
+import { createMemoryEventsCache } from './data-access/events-cache-memory.js';
+import { createRedisEventsCache } from './data-access/events-cache-redis.js';
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
 import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';

@@ -8,11 +8,9 @@ import {
   type TestRedis,
 } from '@scoreline/platform/testing';
 import { createLineProviderClient } from '../src/data-access/line-provider-client.js';
-import {
-  createMemoryEventsCache,
-  createRedisEventsCache,
-  type EventsCache,
-} from '../src/data-access/events-cache.js';
+import { type EventsCache } from '../src/data-access/events-cache.js';
+import { createMemoryEventsCache } from '../src/data-access/events-cache-memory.js';
+import { createRedisEventsCache } from '../src/data-access/events-cache-redis.js';
 import {
   buildScoreMakerApi,
   loadApiConfig,

@@ -2,12 +2,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, silentLogger } from '@scoreline/platform';
 import { createTestRedis, redisSkipReason, testServices, type TestRedis } from '@scoreline/platform/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  createMemoryEventsCache,
-  createRedisEventsCache,
-  type EventsCache,
-  type EventsCacheOptions,
-} from '../src/data-access/events-cache.js';
+import { type EventsCache, type EventsCacheOptions } from '../src/data-access/events-cache.js';
+import { createMemoryEventsCache } from '../src/data-access/events-cache-memory.js';
+import { createRedisEventsCache } from '../src/data-access/events-cache-redis.js';
 import type { EventView } from '../src/domain/event-view.js';
 
 function eventView(id: number, version: number): EventView {

@@ -10,7 +10,8 @@ import {
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent, INTERNAL_TOKEN, startHarness, type Harness } from '../../line-provider/test/helpers.js';
-import { createRedisEventsCache, type EventsCache } from '../src/data-access/events-cache.js';
+import type { EventsCache } from '../src/data-access/events-cache.js';
+import { createRedisEventsCache } from '../src/data-access/events-cache-redis.js';
 import { createLineProviderClient } from '../src/data-access/line-provider-client.js';
 import { buildScoreMakerApi, loadApiConfig, scoreMakerMigrations, type ScoreMakerApi } from '../src/index.js';
 import { JWT_SECRET, tokenFor } from './api-harness.js';

@@ -19,7 +19,7 @@ import {
   type TestCertificates,
 } from '@scoreline/platform/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryEventsCache } from '../src/data-access/events-cache.js';
+import { createMemoryEventsCache } from '../src/data-access/events-cache-memory.js';
 import { createLineProviderClient } from '../src/data-access/line-provider-client.js';
 import {
   buildScoreMakerApi,

@@ -1,9 +1,6 @@
 import type { Logger } from '@scoreline/platform';
 import type { EventView } from '../domain/event-view.js';
 
-export { createRedisEventsCache } from './events-cache-redis.js';
-export { createMemoryEventsCache } from './events-cache-memory.js';
-
 export interface EventsPage {
   events: EventView[];
   nextPageToken: string;

@@ -3,6 +3,7 @@ import { channelCredentials, health, v1, type ChannelTls } from '@scoreline/cont
 import { AppError, type Logger, type Metrics } from '@scoreline/platform';
 import { clientMetricsInterceptor } from './grpc-client-metrics.js';
 import type { EventState, EventView } from '../domain/event-view.js';
+import type { ApplyScoreResult, RevertScoreResult } from '../domain/saga.js';
 import {
   applyResultFromProto,
   applyResultsFromProto,
@@ -24,23 +25,6 @@ export interface LineProviderClientOptions {
   tls?: ChannelTls;
   /** Where calls are timed (grpc_client_handling_seconds); none when unset. */
   metrics?: Metrics;
-}
-
-export interface ApplyScoreResult {
-  outcome: 'APPLIED' | 'REJECTED' | 'SUPERSEDED';
-  reason: 'EVENT_NOT_FOUND' | 'EVENT_CLOSED' | 'REVERTED' | null;
-  /** The version of the score now in effect in line-provider; 0 if none is. */
-  appliedVersion: number;
-  /** The rate now in effect; null if no version is. */
-  appliedRate: number | null;
-  eventVersion: number;
-}
-
-export interface RevertScoreResult {
-  outcome: 'REVERTED' | 'TOMBSTONED' | 'NOT_CURRENT';
-  appliedVersion: number;
-  appliedRate: number | null;
-  eventVersion: number;
 }
 
 export interface ApplyScoreItem {

@@ -1,7 +1,7 @@
 import { v1 } from '@scoreline/contracts';
 import { AppError } from '@scoreline/platform';
 import type { EventState, EventStatus, EventView } from '../domain/event-view.js';
-import type { ApplyScoreResult, RevertScoreResult } from './line-provider-client.js';
+import type { ApplyScoreResult, RevertScoreResult } from '../domain/saga.js';
 
 /** Proto messages → score-maker's types. Anything line-provider must always set but did not is INTERNAL. */
 

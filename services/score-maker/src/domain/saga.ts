@@ -41,6 +41,22 @@ export function mirror(state: LineProviderState, reason: RejectionReason | null)
 }
 
 export type ApplyOutcome = 'APPLIED' | 'REJECTED' | 'SUPERSEDED';
+/** Why line-provider refused an ApplyScore: the rejection reasons that come from line-provider. */
+export type ApplyRejectReason = Exclude<RejectionReason, 'UNAVAILABLE'>;
+export type RevertOutcome = 'REVERTED' | 'TOMBSTONED' | 'NOT_CURRENT';
+
+/** line-provider's answer to ApplyScore: the outcome and what it has in effect afterwards. */
+export interface ApplyScoreResult extends LineProviderState {
+  outcome: ApplyOutcome;
+  reason: ApplyRejectReason | null;
+  eventVersion: number;
+}
+
+/** line-provider's answer to RevertScore. */
+export interface RevertScoreResult extends LineProviderState {
+  outcome: RevertOutcome;
+  eventVersion: number;
+}
 
 /**
  * T3 after line-provider answered ApplyScore for the current version.
@@ -50,7 +66,7 @@ export type ApplyOutcome = 'APPLIED' | 'REJECTED' | 'SUPERSEDED';
  */
 export function settleApply(
   outcome: ApplyOutcome,
-  reason: 'EVENT_NOT_FOUND' | 'EVENT_CLOSED' | 'REVERTED' | null,
+  reason: ApplyRejectReason | null,
   state: LineProviderState,
 ): Settlement {
   if (outcome === 'APPLIED') return { ...mirror(state, null), status: 'CONFIRMED' };

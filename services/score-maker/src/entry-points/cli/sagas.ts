@@ -9,8 +9,8 @@ import {
   type Env,
   type LoadConfigOptions,
 } from '@scoreline/platform';
-import { createSagaRepository } from '../../data-access/saga-repository.js';
-import { lookUpSaga, renderReport, reportJson } from './saga-show.js';
+import { listSagas, lookUpSaga } from '../../use-cases/saga-report.js';
+import { renderReport, reportJson } from './saga-show.js';
 
 const usage = `usage: npm run sagas -- [list | stuck] [--limit N] [--json]
        npm run sagas -- show <score id> [--json]
@@ -142,9 +142,7 @@ export async function runSagasCli(
       else for (const line of renderReport(report, now)) io.out(line);
       return report.lineProvider === null ? 3 : 0;
     }
-    const sagas = createSagaRepository();
-    const counts = await sagas.counts(db, config.SAGA_STUCK_AFTER);
-    const rows = await sagas.list(db, {
+    const { counts, rows } = await listSagas(db, {
       stuckOnly: command === 'stuck',
       stuckAfterMs: config.SAGA_STUCK_AFTER,
       limit,
