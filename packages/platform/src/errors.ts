@@ -1,18 +1,29 @@
 /**
  * The one application error type. Domain and data-access code throw it with a stable `code`; only the
  * edges (HTTP, gRPC) translate codes into status codes, so the same rule reads the same everywhere.
+ * The set of codes is closed: each edge maps them in a `Record<AppErrorCode, …>`, so a new code does not
+ * compile until every edge says what it answers.
  */
 export type AppErrorCode =
+  // General codes, named after gRPC's (both services).
   | 'INVALID_ARGUMENT'
   | 'NOT_FOUND'
   | 'CONFLICT'
+  | 'ABORTED'
   | 'FAILED_PRECONDITION'
   | 'UNAUTHENTICATED'
   | 'PERMISSION_DENIED'
   | 'RATE_LIMITED'
   | 'UNAVAILABLE'
   | 'INTERNAL'
-  | (string & {});
+  // score-maker's API: each is also the problem `code` its clients see (problem-types.ts).
+  | 'VALIDATION_FAILED'
+  | 'EVENT_NOT_FOUND'
+  | 'SCORE_NOT_FOUND'
+  | 'EVENT_CLOSED'
+  | 'SCORE_FINAL'
+  | 'FORBIDDEN'
+  | 'IDEMPOTENCY_KEY_REUSED';
 
 export interface AppErrorOptions {
   cause?: unknown;

@@ -1,7 +1,11 @@
 import * as grpc from '@grpc/grpc-js';
-import { isAppError, type Logger } from '@scoreline/platform';
+import { isAppError, type AppErrorCode, type Logger } from '@scoreline/platform';
 
-const statusByCode: Record<string, grpc.status> = {
+/**
+ * The status of each application error; null: not the caller's doing, answered INTERNAL with no details
+ * (and logged). The codes of score-maker's API are never thrown here; they get the status of their kind.
+ */
+const statusByCode: Record<AppErrorCode, grpc.status | null> = {
   INVALID_ARGUMENT: grpc.status.INVALID_ARGUMENT,
   NOT_FOUND: grpc.status.NOT_FOUND,
   FAILED_PRECONDITION: grpc.status.FAILED_PRECONDITION,
@@ -11,6 +15,14 @@ const statusByCode: Record<string, grpc.status> = {
   PERMISSION_DENIED: grpc.status.PERMISSION_DENIED,
   RATE_LIMITED: grpc.status.RESOURCE_EXHAUSTED,
   UNAVAILABLE: grpc.status.UNAVAILABLE,
+  INTERNAL: null,
+  VALIDATION_FAILED: grpc.status.INVALID_ARGUMENT,
+  EVENT_NOT_FOUND: grpc.status.NOT_FOUND,
+  SCORE_NOT_FOUND: grpc.status.NOT_FOUND,
+  EVENT_CLOSED: grpc.status.FAILED_PRECONDITION,
+  SCORE_FINAL: grpc.status.FAILED_PRECONDITION,
+  FORBIDDEN: grpc.status.PERMISSION_DENIED,
+  IDEMPOTENCY_KEY_REUSED: grpc.status.INVALID_ARGUMENT,
 };
 
 /**
@@ -20,7 +32,7 @@ const statusByCode: Record<string, grpc.status> = {
 export function toGrpcError(error: unknown, logger: Logger, method: string): Partial<grpc.StatusObject> {
   if (isAppError(error)) {
     const code = statusByCode[error.code];
-    if (code !== undefined) {
+    if (code !== null) {
       const metadata = new grpc.Metadata();
       if (error.field) metadata.set('x-invalid-field', error.field);
       return { code, details: error.message, metadata };

@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { isAppError, type Logger } from '@scoreline/platform';
+import { isAppError, type AppErrorCode, type Logger } from '@scoreline/platform';
 import { isProblemCode, problemTypes, problemTypeUri, type ProblemCode } from './problem-types.js';
 import { validationProblems } from './validation-messages.js';
 
@@ -65,6 +65,30 @@ export function answerClientError(error: NodeJS.ErrnoException, socket: Socket):
   socket.destroy(error);
 }
 
+/**
+ * The problem each application error answers with; null: not the client's doing, a logged 500 INTERNAL
+ * with no internals (the general codes only line-provider's gRPC edge has a status for).
+ */
+const problemByAppError: Record<AppErrorCode, ProblemCode | null> = {
+  INVALID_ARGUMENT: 'INVALID_ARGUMENT',
+  NOT_FOUND: 'NOT_FOUND',
+  CONFLICT: null,
+  ABORTED: null,
+  FAILED_PRECONDITION: null,
+  UNAUTHENTICATED: 'UNAUTHENTICATED',
+  PERMISSION_DENIED: null,
+  RATE_LIMITED: 'RATE_LIMITED',
+  UNAVAILABLE: 'UNAVAILABLE',
+  INTERNAL: null,
+  VALIDATION_FAILED: 'VALIDATION_FAILED',
+  EVENT_NOT_FOUND: 'EVENT_NOT_FOUND',
+  SCORE_NOT_FOUND: 'SCORE_NOT_FOUND',
+  EVENT_CLOSED: 'EVENT_CLOSED',
+  SCORE_FINAL: 'SCORE_FINAL',
+  FORBIDDEN: 'FORBIDDEN',
+  IDEMPOTENCY_KEY_REUSED: 'IDEMPOTENCY_KEY_REUSED',
+};
+
 /** Fastify's own errors (parsing, limits) by their code. */
 const fastifyCodes: Record<string, ProblemCode> = {
   FST_ERR_CTP_INVALID_JSON_BODY: 'MALFORMED_JSON',
@@ -100,9 +124,10 @@ export function errorHandler(logger: Logger) {
       const detail = 'a service this API depends on is unavailable; retry shortly';
       return sendProblem(reply, problem('UNAVAILABLE', detail, { instance }));
     }
-    if (isAppError(error) && isProblemCode(error.code) && problemTypes[error.code].status < 500) {
+    const appProblem = isAppError(error) ? problemByAppError[error.code] : null;
+    if (isAppError(error) && appProblem && problemTypes[appProblem].status < 500) {
       const errors = error.field ? [{ field: error.field, message: error.message }] : undefined;
-      return sendProblem(reply, problem(error.code, error.message, { instance, errors }));
+      return sendProblem(reply, problem(appProblem, error.message, { instance, errors }));
     }
     const known = error.code ? fastifyCodes[error.code] : undefined;
     if (known) return sendProblem(reply, problem(known, error.message, { instance }));
