@@ -74,7 +74,7 @@ describe('gRPC health and reflection', () => {
 
     const listed = (await bufCurl('--list-methods', url)).trim().split('\n');
 
-    expect(expected).toHaveLength(11 + 2 + 3 + 1 + 1);
+    expect(expected).toHaveLength(12 + 2 + 3 + 1 + 1);
     expect(listed.sort()).toEqual(expected.sort());
   });
 
