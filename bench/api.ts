@@ -2,7 +2,7 @@
  * The score-maker REST API under load, with its references measured in the same run.
  *
  *   npm run bench:api -- [--seconds 15] [--connections 32] [--warmup 3] [--get-connections 50]
- *        [--events 100] [--users 10000] [--pool N] [--no-notify-trigger] [--no-baseline] [--no-get]
+ *        [--events 100] [--users 10000] [--pool N] [--submit-batch N] [--no-notify-trigger] [--no-baseline] [--no-get]
  *        [--profile DIR] [--api-memory-redis]
  *
  * 1. Creates scoreline_bench_api_lp and scoreline_bench_api_sm on BENCH_DATABASE_URL's server (dropped
@@ -13,7 +13,7 @@
  * 4. pg-baseline.sh at the same concurrency: the same durable work straight into PostgreSQL.
  * 5. GET /events (served from the API's memory) against a Fastify hello-world, same autocannon settings,
  *    and the same GET revalidated with If-None-Match (304s).
- * The last options are experiments: the API's pool size, the outbox NOTIFY trigger disabled on the bench
+ * The last options are experiments: the API's pool size, its SUBMIT_BATCH_SIZE (1: a statement per score), the outbox NOTIFY trigger disabled on the bench
  * database, phases left out, a V8 CPU profile of the API process (written to DIR when it stops; open
  * it in Chrome DevTools), and the API on REDIS_URL=memory:// (in-process events cache and rate-limit
  * counters: what the two Redis round trips of a request cost). Not a test: it prints figures and ratios.
@@ -57,6 +57,7 @@ const { values: args } = parseArgs({
     events: { type: 'string', default: '100' },
     users: { type: 'string', default: '10000' },
     pool: { type: 'string' },
+    'submit-batch': { type: 'string' },
     'no-notify-trigger': { type: 'boolean', default: false },
     'no-baseline': { type: 'boolean', default: false },
     'no-get': { type: 'boolean', default: false },
@@ -301,6 +302,7 @@ async function main() {
       RATE_LIMIT_SCORES_PER_MINUTE: String(SCORES_PER_MINUTE),
       RATE_LIMIT_READS_PER_MINUTE: String(READS_PER_MINUTE),
       ...(args.pool && { SCORE_MAKER_DATABASE_POOL_SIZE: args.pool }),
+      ...(args['submit-batch'] && { SUBMIT_BATCH_SIZE: args['submit-batch'] }),
       ...(args['api-memory-redis'] && { REDIS_URL: 'memory://' }),
     },
     ROOT,
@@ -432,6 +434,7 @@ async function main() {
   const postLat = latency(post.result);
   const experiments = [
     args.pool ? `SCORE_MAKER_DATABASE_POOL_SIZE=${args.pool}` : undefined,
+    args['submit-batch'] ? `SUBMIT_BATCH_SIZE=${args['submit-batch']}` : undefined,
     args['no-notify-trigger'] ? 'outbox NOTIFY trigger DISABLED on the bench database' : undefined,
     args.profile ? `API under --cpu-prof (profile in ${args.profile}; slower than without)` : undefined,
     args['api-memory-redis']

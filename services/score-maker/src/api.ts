@@ -129,6 +129,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     idempotency: createIdempotencyRepository(),
     loadEvent: events.load,
     logger,
+    submitter: { maxInFlight: config.SUBMIT_CONCURRENCY, maxBatch: config.SUBMIT_BATCH_SIZE },
   });
   // One LISTEN connection for the whole process wakes every request waiting for a settlement, and
   // feeds the live update streams; so do the events cache's invalidations (EventChanged).

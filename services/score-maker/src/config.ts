@@ -59,6 +59,13 @@ export const apiConfigSchema = {
   SCORE_MAKER_HTTP_HOST: env.string('0.0.0.0'),
   /** The HTTP port (the original API's). */
   SCORE_MAKER_HTTP_PORT: env.port(8002),
+  /**
+   * Statements writing scores (T1) that run at once; submissions arriving while they all run go
+   * together in the next one (without an Idempotency-Key), so a busy API commits many scores at once.
+   */
+  SUBMIT_CONCURRENCY: env.integer(4, { min: 1, max: 200 }),
+  /** The most submissions one T1 statement writes; 1 writes each in a statement of its own. */
+  SUBMIT_BATCH_SIZE: env.integer(200, { min: 1, max: 1000 }),
   /** HS256 secret for user tokens (npm run token signs with it); the API needs it or JWT_JWKS_URL. */
   JWT_SECRET: env.secret(32).optional(),
   /** Your identity provider's JWKS URL, for RS256/PS256/ES256/EdDSA user tokens (instead of JWT_SECRET). */

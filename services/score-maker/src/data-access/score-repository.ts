@@ -62,8 +62,57 @@ WITH s AS (
 )
 SELECT * FROM s`;
 
+/*
+ * T1 for many submissions in one statement (the API's group commit, see score-submitter.ts): the same
+ * upsert and command as SUBMIT_SQL for each item. The items hold at most one submission per (user,
+ * event), since one statement cannot change a row twice; they are written in (user, event) order, so
+ * that two batches in flight lock their rows in one order and never deadlock. A final score gets no row
+ * back, as above.
+ */
+const SUBMIT_MANY_SQL = `
+WITH i AS (
+  SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[]) AS i(user_id, event_id, rate, traceparent)
+), s AS (
+  INSERT INTO scores AS sc (user_id, event_id, rate, saga_state, pending_since, traceparent)
+  SELECT user_id, event_id, rate, 'APPLYING', now(), traceparent FROM i ORDER BY user_id, event_id
+  ON CONFLICT (user_id, event_id) DO UPDATE
+    SET rate = EXCLUDED.rate, version = sc.version + 1, status = 'PENDING', reason = NULL,
+        saga_state = 'APPLYING', pending_since = now(), updated_at = now(), traceparent = EXCLUDED.traceparent
+    WHERE NOT sc.final
+  RETURNING *
+), o AS (
+  INSERT INTO outbox (${OUTBOX_COLUMNS}, traceparent) SELECT ${commandColumns('ApplyScore', 's')}, s.traceparent FROM s
+)
+SELECT * FROM s`;
+
+export interface Submission {
+  userId: string;
+  eventId: number;
+  rate: number;
+  /** The request's W3C trace context, stored with the score and its command; null when untraced. */
+  traceparent: string | null;
+}
+
 export function createScoreRepository() {
   return {
+    /**
+     * Many submissions, at most one per (user, event), in one statement; each item's score after the
+     * write, in the items' order, or undefined where the score is final and was left alone.
+     */
+    async submitMany(tx: Queryable, items: readonly Submission[]): Promise<(Score | undefined)[]> {
+      const { rows } = await tx.query<ScoreRow>(SUBMIT_MANY_SQL, [
+        items.map((i) => i.userId),
+        items.map((i) => i.eventId),
+        items.map((i) => i.rate),
+        items.map((i) => i.traceparent),
+      ]);
+      const byKey = new Map(rows.map((r) => [`${r.event_id}:${r.user_id}`, r]));
+      return items.map((i) => {
+        const row = byKey.get(`${i.eventId}:${i.userId}`);
+        return row && toScore(row);
+      });
+    },
+
     /** Returns the score after the write, or undefined when the score is final and was left alone. */
     async submit(
       tx: Queryable,

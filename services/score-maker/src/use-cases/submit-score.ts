@@ -1,8 +1,13 @@
-import { AppError, crashPoint, type Database, type Logger } from '@scoreline/platform';
+import { activeTraceparent, AppError, crashPoint, type Database, type Logger } from '@scoreline/platform';
 import { acceptsScores, type EventView } from '../domain/event-view.js';
 import type { Score } from '../domain/score.js';
 import type { IdempotencyRepository, StoredResponse } from '../data-access/idempotency-repository.js';
 import type { ScoreRepository } from '../data-access/score-repository.js';
+import {
+  createScoreSubmitter,
+  DEFAULT_SUBMITTER_OPTIONS,
+  type SubmitterOptions,
+} from '../data-access/score-submitter.js';
 
 export interface SubmitScoreInput {
   userId: string;
@@ -24,9 +29,12 @@ export function createSubmitScore(deps: {
   loadEvent: (id: number) => Promise<EventView | null>;
   logger: Logger;
   now?: () => Date;
+  /** How submissions without an Idempotency-Key are grouped into statements (score-submitter.ts). */
+  submitter?: SubmitterOptions;
 }) {
   const { db, scores, idempotency, logger } = deps;
   const now = deps.now ?? (() => new Date());
+  const submitter = createScoreSubmitter(db, scores, deps.submitter ?? DEFAULT_SUBMITTER_OPTIONS);
 
   const checkEvent = async (eventId: number) => {
     let event: EventView | null;
@@ -48,11 +56,19 @@ export function createSubmitScore(deps: {
     }
   };
 
+  /** T1 in the caller's transaction, or, without one, grouped with other submissions (one commit). */
   const write = async (
-    tx: Parameters<ScoreRepository['submit']>[0],
+    tx: Parameters<ScoreRepository['submit']>[0] | undefined,
     input: SubmitScoreInput,
   ): Promise<Score> => {
-    const score = await scores.submit(tx, input);
+    const score = tx
+      ? await scores.submit(tx, input)
+      : await submitter.submit({
+          userId: input.userId,
+          eventId: input.eventId,
+          rate: input.rate,
+          traceparent: activeTraceparent(),
+        });
     if (!score)
       throw new AppError(
         'SCORE_FINAL',
@@ -68,8 +84,8 @@ export function createSubmitScore(deps: {
     const key = input.idempotency;
     if (!key) {
       await checkEvent(input.eventId);
-      // No key: one statement, one round trip (an implicit transaction).
-      const written = await write(db, input);
+      // No key: one statement, one round trip (an implicit transaction), shared with other submissions.
+      const written = await write(undefined, input);
       crashPoint('api.after-commit');
       return render(written);
     }
