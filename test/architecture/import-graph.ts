@@ -15,6 +15,7 @@ export const repoRoot = resolve(import.meta.dirname, '../..');
 /** The workspace packages' entry points, as their package.json "exports" name them. */
 const packageEntries: Record<string, string> = {
   '@scoreline/contracts': 'packages/contracts/src/index.ts',
+  '@scoreline/contracts/scores': 'packages/contracts/src/scores.ts',
   '@scoreline/platform': 'packages/platform/src/index.ts',
   '@scoreline/platform/testing': 'packages/platform/src/testing/index.ts',
   '@scoreline/platform/tracing': 'packages/platform/src/telemetry/tracing.ts',

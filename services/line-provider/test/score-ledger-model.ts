@@ -1,10 +1,9 @@
+import type { ApplyOutcome, RejectReason, RevertOutcome } from '@scoreline/contracts/scores';
 import { aggregateDelta, type Rate } from '../src/domain/event.js';
 import {
   decideApply,
   decideRevert,
   type LedgerState,
-  type RejectReason,
-  type RevertOutcome,
   type VersionRecord,
 } from '../src/domain/score-ledger.js';
 
@@ -26,7 +25,7 @@ export interface ModelRevert {
   version: number;
 }
 export interface ModelAnswer {
-  outcome: 'APPLIED' | 'REJECTED' | 'SUPERSEDED' | RevertOutcome;
+  outcome: ApplyOutcome | RevertOutcome;
   reason?: RejectReason | null;
   appliedVersion: number;
   appliedRate: Rate | null;

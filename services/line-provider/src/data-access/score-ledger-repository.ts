@@ -1,6 +1,7 @@
 import { activeTraceparent, AppError, type Queryable } from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
-import type { RejectReason, RevertOutcome, VersionRecord } from '../domain/score-ledger.js';
+import type { ApplyOutcome, RejectReason, RevertOutcome } from '@scoreline/contracts/scores';
+import type { VersionRecord } from '../domain/score-ledger.js';
 import { EVENT_CHANGED_TOPIC } from './event-repository.js';
 
 export interface ApplyItem {
@@ -12,7 +13,7 @@ export interface ApplyItem {
 }
 
 export interface ApplyAnswer {
-  outcome: 'APPLIED' | 'REJECTED' | 'SUPERSEDED';
+  outcome: ApplyOutcome;
   reason: RejectReason | null;
   /** The version in effect for the score after this item (0: none), and its rate. */
   appliedVersion: number;

@@ -1,8 +1,8 @@
+import { USER_ID_MAX } from '@scoreline/contracts/scores';
 import type { Rate } from './event.js';
 import { hasNul, type Violation } from './event.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const USER_ID_MAX = 200;
 
 export interface ApplyScoreInput {
   scoreId: string;

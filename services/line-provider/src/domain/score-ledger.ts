@@ -1,3 +1,9 @@
+import type {
+  ApplyOutcome,
+  RecordedApplyOutcome,
+  RejectReason,
+  RevertOutcome,
+} from '@scoreline/contracts/scores';
 import type { Rate } from './event.js';
 
 /**
@@ -15,11 +21,9 @@ export interface LedgerState {
   appliedRate: Rate | null;
 }
 
-export type RejectReason = 'EVENT_NOT_FOUND' | 'EVENT_CLOSED' | 'REVERTED';
-
 /** What was recorded for one (score id, version). */
 export interface VersionRecord {
-  applyOutcome: 'APPLIED' | 'REJECTED' | null;
+  applyOutcome: RecordedApplyOutcome | null;
   rejectReason: RejectReason | null;
   revertOutcome: RevertOutcome | null;
 }
@@ -28,7 +32,7 @@ export type EventCheck = 'open' | 'closed' | 'missing';
 
 export type ApplyDecision =
   /** A repeat, or something already settled: answer without changing anything. */
-  | { kind: 'answer'; outcome: 'APPLIED' | 'REJECTED' | 'SUPERSEDED'; reason: RejectReason | null }
+  | { kind: 'answer'; outcome: ApplyOutcome; reason: RejectReason | null }
   /** Refuse and record the refusal (so a repeat gets the same answer); aggregates stay. */
   | { kind: 'reject'; reason: RejectReason }
   /** Make this version the one in effect: aggregates move from the previous rate to this one. */
@@ -50,8 +54,6 @@ export function decideApply(
   if (event === 'closed') return { kind: 'reject', reason: 'EVENT_CLOSED' };
   return { kind: 'apply', fromRate: ledger?.appliedRate ?? null };
 }
-
-export type RevertOutcome = 'REVERTED' | 'TOMBSTONED' | 'NOT_CURRENT';
 
 export type RevertDecision =
   | { kind: 'answer'; outcome: RevertOutcome }

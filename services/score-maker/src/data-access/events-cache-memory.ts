@@ -1,5 +1,5 @@
-import type { EventView } from '../domain/event-view.js';
-import type { EventsCache, EventsCacheOptions, EventsPage, InvalidationListener } from './events-cache.js';
+import type { EventsPage, EventView } from '../domain/event-view.js';
+import type { EventsCache, EventsCacheOptions, InvalidationListener } from './events-cache.js';
 
 interface Timed<T> {
   value: T;

@@ -1,5 +1,4 @@
-import type { EventView } from '../domain/event-view.js';
-import type { EventsPage } from './events-cache.js';
+import type { EventsPage, EventView } from '../domain/event-view.js';
 
 /**
  * How the Redis events cache stores things. Values are JSON (Dates revived on the way out). The

@@ -1,10 +1,5 @@
 import type { Logger } from '@scoreline/platform';
-import type { EventView } from '../domain/event-view.js';
-
-export interface EventsPage {
-  events: EventView[];
-  nextPageToken: string;
-}
+import type { EventsPage, EventView } from '../domain/event-view.js';
 
 /**
  * The events cache in front of line-provider (DESIGN.md §4). Every entry carries the event's version, so

@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, v1, type ChannelTls } from '@scoreline/contracts';
+import type { RecordedApplyOutcome, RejectReason, RevertOutcome } from '@scoreline/contracts/scores';
 import { AppError } from '@scoreline/platform';
 import type { EventView } from '../domain/event-view.js';
 import { eventFromProto } from './line-provider-mapping.js';
@@ -32,9 +33,9 @@ export interface LedgerVersion {
   version: number;
   /** null for a tombstone: RevertScore came before any ApplyScore of this version. */
   rate: number | null;
-  applyOutcome: 'APPLIED' | 'REJECTED' | null;
-  rejectReason: 'EVENT_NOT_FOUND' | 'EVENT_CLOSED' | 'REVERTED' | null;
-  revertOutcome: 'REVERTED' | 'TOMBSTONED' | 'NOT_CURRENT' | null;
+  applyOutcome: RecordedApplyOutcome | null;
+  rejectReason: RejectReason | null;
+  revertOutcome: RevertOutcome | null;
   recordedAt: Date | null;
 }
 

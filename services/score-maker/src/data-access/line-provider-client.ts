@@ -2,7 +2,7 @@ import * as grpc from '@grpc/grpc-js';
 import { channelCredentials, health, v1, type ChannelTls } from '@scoreline/contracts';
 import { AppError, type Logger, type Metrics } from '@scoreline/platform';
 import { clientMetricsInterceptor } from './grpc-client-metrics.js';
-import type { EventState, EventView } from '../domain/event-view.js';
+import type { EventState, EventsPage, EventView } from '../domain/event-view.js';
 import type { ApplyScoreResult, RevertScoreResult } from '../domain/saga.js';
 import {
   applyResultFromProto,
@@ -49,11 +49,7 @@ const ITEMS_PER_TIMEOUT = 100;
 export interface LineProviderClient {
   /** The event, or null when line-provider does not know it. */
   getEvent(id: number): Promise<EventView | null>;
-  listEvents(req: {
-    state?: EventState;
-    pageSize?: number;
-    pageToken?: string;
-  }): Promise<{ events: EventView[]; nextPageToken: string }>;
+  listEvents(req: { state?: EventState; pageSize?: number; pageToken?: string }): Promise<EventsPage>;
   applyScore(req: ApplyScoreItem): Promise<ApplyScoreResult>;
   revertScore(req: { scoreId: string; version: number }): Promise<RevertScoreResult>;
   /**

@@ -1,5 +1,6 @@
 import type { Queryable } from '@scoreline/platform';
 import type { Score } from '../domain/score.js';
+import { toScore } from './score-repository.js';
 
 /** One score with everything its saga left behind, for `npm run sagas -- show`. */
 export interface SagaRecord extends Score {
@@ -12,25 +13,13 @@ export interface SagaRecord extends Score {
 
 /** The score by id (its primary key), or null when score-maker has none with that id. */
 export async function findSaga(db: Queryable, scoreId: string): Promise<SagaRecord | null> {
-  const { rows } = await db.query<{
-    id: string;
-    user_id: string;
-    event_id: number;
-    rate: number;
-    version: number;
-    status: Score['status'];
-    confirmed_rate: number | null;
-    confirmed_version: number;
-    reason: Score['reason'];
-    final: boolean;
-    saga_state: Score['sagaState'];
-    pending_since: Date | null;
-    last_error: string | null;
-    last_error_at: Date | null;
-    traceparent: string | null;
-    created_at: Date;
-    updated_at: Date;
-  }>(
+  const { rows } = await db.query<
+    Parameters<typeof toScore>[0] & {
+      last_error: string | null;
+      last_error_at: Date | null;
+      traceparent: string | null;
+    }
+  >(
     `SELECT id, user_id, event_id, rate, version, status, confirmed_rate, confirmed_version, reason, final,
             saga_state, pending_since, last_error, last_error_at, traceparent, created_at, updated_at
      FROM scores WHERE id = $1`,
@@ -38,23 +27,14 @@ export async function findSaga(db: Queryable, scoreId: string): Promise<SagaReco
   );
   const row = rows[0];
   if (!row) return null;
+  // Keys in the order `npm run sagas -- show --json` has always printed them.
+  const { createdAt, updatedAt, ...score } = toScore(row);
   return {
-    id: row.id,
-    userId: row.user_id,
-    eventId: row.event_id,
-    rate: row.rate,
-    version: row.version,
-    status: row.status,
-    confirmedRate: row.confirmed_rate,
-    confirmedVersion: row.confirmed_version,
-    reason: row.reason,
-    final: row.final,
-    sagaState: row.saga_state,
-    pendingSince: row.pending_since,
+    ...score,
     lastError: row.last_error,
     lastErrorAt: row.last_error_at,
     traceparent: row.traceparent,
-    createdAt: row.created_at,
-    updatedAt: row.updated_at,
+    createdAt,
+    updatedAt,
   };
 }

@@ -28,6 +28,12 @@ export interface EventView {
   updatedAt: Date;
 }
 
+/** One page of a listing of events; an empty nextPageToken ends the listing. */
+export interface EventsPage {
+  events: EventView[];
+  nextPageToken: string;
+}
+
 /**
  * Scores are accepted while the event is OPEN and its deadline is still ahead. The deadline is checked
  * too because line-provider closes events by a periodic job: a snapshot can still say OPEN just after

@@ -1,3 +1,4 @@
+import type { ApplyOutcome, RejectReason, RevertOutcome } from '@scoreline/contracts/scores';
 import type { RejectionReason, ScoreStatus } from './score.js';
 
 /**
@@ -40,15 +41,10 @@ export function mirror(state: LineProviderState, reason: RejectionReason | null)
   return { status: 'REJECTED', rate: null, confirmedRate: null, confirmedVersion: 0, reason };
 }
 
-export type ApplyOutcome = 'APPLIED' | 'REJECTED' | 'SUPERSEDED';
-/** Why line-provider refused an ApplyScore: the rejection reasons that come from line-provider. */
-export type ApplyRejectReason = Exclude<RejectionReason, 'UNAVAILABLE'>;
-export type RevertOutcome = 'REVERTED' | 'TOMBSTONED' | 'NOT_CURRENT';
-
 /** line-provider's answer to ApplyScore: the outcome and what it has in effect afterwards. */
 export interface ApplyScoreResult extends LineProviderState {
   outcome: ApplyOutcome;
-  reason: ApplyRejectReason | null;
+  reason: RejectReason | null;
   eventVersion: number;
 }
 
@@ -66,7 +62,7 @@ export interface RevertScoreResult extends LineProviderState {
  */
 export function settleApply(
   outcome: ApplyOutcome,
-  reason: ApplyRejectReason | null,
+  reason: RejectReason | null,
   state: LineProviderState,
 ): Settlement {
   if (outcome === 'APPLIED') return { ...mirror(state, null), status: 'CONFIRMED' };

@@ -1,7 +1,10 @@
+import type { RejectReason } from '@scoreline/contracts/scores';
+
 /** Scores as score-maker keeps them (DESIGN.md §2). Pure: no I/O. */
 
 export type ScoreStatus = 'PENDING' | 'CONFIRMED' | 'REJECTED';
-export type RejectionReason = 'EVENT_NOT_FOUND' | 'EVENT_CLOSED' | 'UNAVAILABLE' | 'REVERTED';
+/** line-provider's reasons, and UNAVAILABLE: the saga gave up on line-provider and compensated. */
+export type RejectionReason = RejectReason | 'UNAVAILABLE';
 
 export interface Score {
   id: string;

@@ -1,12 +1,7 @@
 import { AppError } from '@scoreline/platform';
 import type { LocalEventsCache } from '../data-access/events-cache-local.js';
 import type { LineProviderClient } from '../data-access/line-provider-client.js';
-import type { EventView } from '../domain/event-view.js';
-
-export interface EventPage {
-  events: EventView[];
-  nextPageToken: string;
-}
+import type { EventsPage, EventView } from '../domain/event-view.js';
 
 /**
  * Events as the API serves them: from process memory, then the Redis cache, filled from line-provider
@@ -36,11 +31,11 @@ export function createEventReads(deps: {
       state: EventView['state'] | undefined;
       limit: number;
       pageToken: string;
-    }): Promise<EventPage> {
+    }): Promise<EventsPage> {
       const key = `${query.state ?? 'ALL'}:${query.limit}:${query.pageToken}`;
       const cached = await cache.getPage(key);
       if (cached) return cached;
-      let page: EventPage;
+      let page: EventsPage;
       try {
         page = await lineProvider.listEvents({
           state: query.state,

@@ -1,7 +1,7 @@
 import { v1 } from '@scoreline/contracts';
 import { AppError } from '@scoreline/platform';
 import { average, deriveStatus, type Event, type EventState } from '../../domain/event.js';
-import type { RejectReason, RevertOutcome } from '../../domain/score-ledger.js';
+import type { RejectReason, RevertOutcome } from '@scoreline/contracts/scores';
 import type { ApplyScoreResult, RevertScoreResult, ScoreLedgerView } from '../../use-cases/scores.js';
 
 const stateToProto: Record<EventState, v1.EventState> = {

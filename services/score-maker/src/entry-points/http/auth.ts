@@ -1,6 +1,7 @@
 import { createHash, createSecretKey, type KeyObject } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { createRemoteJWKSet, jwtVerify, type JWTVerifyGetKey, type JWTVerifyOptions } from 'jose';
+import { USER_ID_MAX } from '@scoreline/contracts/scores';
 import { AppError } from '@scoreline/platform';
 
 export interface AuthSettings {
@@ -52,8 +53,6 @@ export interface AuthCacheStats {
   hits: number;
   misses: number;
 }
-
-const USER_ID_MAX = 200;
 
 /*
  * Verified tokens, keyed by a hash of the whole token: another signature or any changed claim is
