@@ -69,4 +69,11 @@ export {
   type OutboxBacklog,
 } from './telemetry/metrics.js';
 export { startOpsServer, type OpsServer, type OpsServerOptions } from './telemetry/ops-server.js';
+export {
+  probeReadiness,
+  type ProbeOptions,
+  type ReadinessChecks,
+  type ReadinessProbe,
+} from './telemetry/readiness.js';
+export { periodic, type Periodic, type PeriodicOptions } from './periodic.js';
 export { readOutboxBacklog } from './outbox/outbox-backlog.js';

@@ -8,6 +8,7 @@ import {
   openBroker,
   openDatabase,
   readOutboxBacklog,
+  probeReadiness,
   startOpsServer,
   type Broker,
   type Database,
@@ -96,14 +97,9 @@ export async function buildLineProvider(
       logger,
     }),
   );
-  const health = createHealth(async () => {
-    try {
-      await db.ping();
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  // What gRPC health and /readyz both ask.
+  const readinessChecks = { database: () => db.ping() };
+  const health = createHealth(readinessChecks);
   health.addTo(server, SERVICE_NAMES);
   addReflection(server, readDescriptorSet(), [...SERVICE_NAMES, 'grpc.health.v1.Health']);
 
@@ -152,14 +148,8 @@ export async function buildLineProvider(
           metrics,
           logger,
           readiness: async () => {
-            const ready = await db.ping().then(
-              () => true,
-              () => false,
-            );
-            return {
-              ready,
-              body: { status: ready ? 'ready' : 'not ready', checks: { database: ready ? 'ok' : 'failing' } },
-            };
+            const { ready, checks } = await probeReadiness(readinessChecks, { logger });
+            return { ready, body: { status: ready ? 'ready' : 'not ready', checks } };
           },
         });
       }

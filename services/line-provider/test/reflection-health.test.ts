@@ -32,7 +32,14 @@ function unimplemented(definition: grpc.ServiceDefinition): grpc.UntypedServiceI
 
 describe('gRPC health and reflection', () => {
   let databaseUp = true;
-  const healthService = createHealth(async () => databaseUp, { intervalMs });
+  const healthService = createHealth(
+    {
+      database: async () => {
+        if (!databaseUp) throw new Error('database down');
+      },
+    },
+    { intervalMs },
+  );
   const server = new grpc.Server();
   let address = '';
   let url = '';

@@ -8,6 +8,8 @@ import {
   observeQueues,
   openBroker,
   openDatabase,
+  periodic,
+  probeReadiness,
   readOutboxBacklog,
   startOpsServer,
   type Broker,
@@ -37,7 +39,6 @@ import {
   eventChangedDeliveries,
   revertDeliveries,
 } from './entry-points/worker/deliveries.js';
-import { periodic } from './entry-points/worker/periodic.js';
 import { eventChangedLag, observeSagaCounts } from './entry-points/worker/worker-metrics.js';
 import { createEventChanges } from './use-cases/event-changes.js';
 import { createSaga } from './use-cases/saga.js';
@@ -175,23 +176,13 @@ export async function buildScoreMakerWorker(
   let closing = false;
 
   const readiness = async () => {
-    const checks: Record<string, string> = {};
-    const probe = async (name: string, check: () => Promise<unknown>) => {
-      try {
-        await check();
-        checks[name] = 'ok';
-      } catch (error) {
-        logger.warn({ err: error, check: name }, 'readiness check failed');
-        checks[name] = 'failing';
-      }
-    };
-    await Promise.all([
-      probe('database', () => db.ping()),
-      probe('broker', () => broker.ping()),
-      probe('line-provider', () => lineProvider.ping()),
-    ]);
+    const probe = await probeReadiness(
+      { database: () => db.ping(), broker: () => broker.ping(), 'line-provider': () => lineProvider.ping() },
+      { logger },
+    );
+    const { checks } = probe;
     const sagaCounts = await sagas.counts(db, config.SAGA_STUCK_AFTER).catch(() => undefined);
-    const ready = !closing && Object.values(checks).every((c) => c === 'ok');
+    const ready = !closing && probe.ready;
     return {
       ready,
       body: { status: ready ? 'ready' : closing ? 'shutting down' : 'not ready', checks, sagas: sagaCounts },

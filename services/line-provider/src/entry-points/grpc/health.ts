@@ -1,5 +1,6 @@
 import * as grpc from '@grpc/grpc-js';
 import { health } from '@scoreline/contracts';
+import { probeReadiness, type ReadinessChecks } from '@scoreline/platform';
 
 const { SERVING, NOT_SERVING, SERVICE_UNKNOWN } = health.HealthCheckResponse_ServingStatus;
 type Status = health.HealthCheckResponse_ServingStatus;
@@ -10,7 +11,7 @@ type Watcher = {
 };
 
 export interface HealthOptions {
-  /** How often `check` runs, and how old its last answer may be when a Check arrives. Default 2000. */
+  /** How often the checks run, and how old their last answer may be when a Check arrives. Default 2000. */
   intervalMs?: number;
   /** A probe that takes longer counts as failed. Default: `intervalMs`. */
   timeoutMs?: number;
@@ -23,16 +24,16 @@ export interface Health {
   start(): void;
   /** Stops probing, reports NOT_SERVING and ends every Watch stream. */
   stop(): void;
-  /** Reports NOT_SERVING from now on, whatever `check` says (graceful shutdown). */
+  /** Reports NOT_SERVING from now on, whatever the checks say (graceful shutdown). */
   setNotServing(): void;
 }
 
 /**
  * gRPC health checking (grpc.health.v1.Health: Check, List, Watch). Every service reports SERVING only
- * while the latest `check()` (e.g. a database ping) resolved true and setNotServing() was not called.
+ * while every check (e.g. a database ping) last answered in time and setNotServing() was not called.
  * Check of a service not named in addTo answers NOT_FOUND; Watch of one streams SERVICE_UNKNOWN.
  */
-export function createHealth(check: () => Promise<boolean>, options: HealthOptions = {}): Health {
+export function createHealth(checks: ReadinessChecks, options: HealthOptions = {}): Health {
   const intervalMs = options.intervalMs ?? 2000;
   const timeoutMs = options.timeoutMs ?? intervalMs;
   const known = new Set<string>(['']);
@@ -58,19 +59,7 @@ export function createHealth(check: () => Promise<boolean>, options: HealthOptio
   // One probe at a time: a Check arriving while one runs waits for it instead of starting another.
   const probe = (): Promise<void> =>
     (probing ??= (async () => {
-      let ok = false;
-      let timeout: NodeJS.Timeout | undefined;
-      try {
-        ok = await Promise.race([
-          check(),
-          new Promise<boolean>((resolve) => (timeout = setTimeout(resolve, timeoutMs, false).unref())),
-        ]);
-      } catch {
-        ok = false;
-      } finally {
-        clearTimeout(timeout);
-      }
-      healthy = ok;
+      healthy = (await probeReadiness(checks, { timeoutMs })).ready;
       probedAt = Date.now();
       probing = undefined;
       publish();
