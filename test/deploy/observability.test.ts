@@ -12,7 +12,7 @@ import { apiConfigSchema, workerConfigSchema } from '@scoreline/score-maker';
 import { describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const dir = 'deploy/observability';
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 

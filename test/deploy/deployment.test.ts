@@ -18,9 +18,9 @@ import { createTestDatabase, testServices, type TestDatabase } from '@scoreline/
 import { apiConfigSchema, scoreMakerMigrations, workerConfigSchema } from '@scoreline/score-maker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse, parseAllDocuments } from 'yaml';
-import { startHarness, type Harness } from '../../../services/line-provider/test/helpers.js';
+import { startHarness, type Harness } from '../../services/line-provider/test/helpers.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
+const root = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string) => readFileSync(join(root, path), 'utf8');
 
 const TOKENS = {
