@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { waitFor } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '../../line-provider/test/helpers.js';
 import { startApi, type ApiHarness } from './api-harness.js';
@@ -140,11 +141,11 @@ describe('GET /events from memory: ETag, If-None-Match, Cache-Control', () => {
       'internal',
     );
     // No invalidate(): a worker that is down. The defaults are 1 s in memory and 5 s in Redis.
-    const started = Date.now();
-    while ((await get(`/events/${event.id}`)).json().version === 1) {
-      expect(Date.now() - started).toBeLessThan(6_000 + 500);
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
+    await waitFor(async () => (await get(`/events/${event.id}`)).json().version !== 1, {
+      what: 'the cached copy to expire',
+      timeoutMs: 6_000 + 500,
+      intervalMs: 100,
+    });
     expect((await get(`/events/${event.id}`)).json()).toMatchObject({ version: 2, scores: { count: 1 } });
   }, 15_000);
 });

@@ -1,5 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { testServices } from '@scoreline/platform/testing';
+import { testServices, waitFor } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createSagaRepository } from '../src/data-access/saga-repository.js';
 import { tokenFor } from './api-harness.js';
@@ -127,7 +127,9 @@ describe.skipIf(skip)(`GET /scores/{id} with Prefer: wait${skip ? ' [skipped: ne
     }
     // Settled already (a worker runs now): a long wait is answered at once, shortened to the maximum.
     const settled = await submit('settled', false);
-    for (let i = 0; i < 100 && (await system.score(settled)).status === 'PENDING'; i++) await sleep(50);
+    await waitFor(async () => (await system.score(settled)).status !== 'PENDING', {
+      what: 'the score settled',
+    });
     const { res, took } = await getScore('settled', settled, 'wait=3600');
     expect(res.headers['preference-applied']).toBe('wait=30');
     expect(res.json()).toMatchObject({ status: 'CONFIRMED' });

@@ -1,4 +1,4 @@
-import { testServices } from '@scoreline/platform/testing';
+import { testServices, waitFor } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, tokenFor, type ApiHarness } from './api-harness.js';
 import { SagaSystem } from './saga-harness.js';
@@ -49,8 +49,7 @@ describe(`GET /me/scores/stream and /events/stream (${kind})`, () => {
     expect(settled.id).toMatch(/^\d+$/);
     expect(theirs.messages.filter((m) => m.event === 'score')).toEqual([]);
     // Idle streams carry keep-alive comments.
-    await new Promise((resolve) => setTimeout(resolve, 500));
-    expect(mine.comments).toContain('keep-alive');
+    await waitFor(() => mine.comments.includes('keep-alive'), { what: 'a keep-alive comment' });
   });
 
   it('when a scores stream reconnects with Last-Event-ID, then it gets the scores that changed while it was away', async () => {

@@ -52,10 +52,11 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     const events = [await system.createEvent('a'), await system.createEvent('b')];
     await system.stopLineProvider(); // sagas pile up in Redis as delayed retries
     const ids = await submitMany(system, events, 60);
-    await new Promise((r) => setTimeout(r, 1000));
-    expect(await system.pending()).toBe(ids.size);
     // The sagas' jobs are in Redis (waiting to retry) when it is flushed.
-    expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBeGreaterThan(0);
+    await waitFor(async () => (await system!.workers[0]!.broker.depth(APPLY_TOPIC)) > 0, {
+      what: 'jobs in Redis',
+    });
+    expect(await system.pending()).toBe(ids.size);
     // No check that the queue is empty now: a step in flight re-queues its retry the moment it fails.
     await privateRedis!.flushAll();
     await system.startLineProvider();
@@ -71,8 +72,9 @@ describe.skipIf(needs)(`the saga under failures${reason}`, () => {
     const events = [await system.createEvent('a')];
     await system.stopLineProvider();
     await submitMany(system, events, 30);
-    await new Promise((r) => setTimeout(r, 800));
-    expect(await system.workers[0]!.broker.depth(APPLY_TOPIC)).toBeGreaterThan(0);
+    await waitFor(async () => (await system!.workers[0]!.broker.depth(APPLY_TOPIC)) > 0, {
+      what: 'jobs in Redis',
+    });
     await privateRedis!.stop();
     await new Promise((r) => setTimeout(r, 500));
     await privateRedis!.start();

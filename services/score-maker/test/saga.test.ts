@@ -110,7 +110,17 @@ describe.each(kinds)('the SubmitScore saga on the %s broker', (kind) => {
     const eventId = await system.createEvent();
     await system.stopLineProvider();
     const { id } = await system.submit('dave', eventId, 3); // the event check is skipped while it is down
-    await new Promise((r) => setTimeout(r, 1500));
+    // A delivery failed on the stopped line-provider (the worker recorded why), and the score waits.
+    await waitFor(
+      async () => {
+        const { rows } = await system!.smDb.db.query<{ last_error: string | null }>(
+          'SELECT last_error FROM scores WHERE id = $1',
+          [id],
+        );
+        return rows[0]?.last_error != null;
+      },
+      { what: 'a failed delivery recorded' },
+    );
     expect((await system.score(id)).status).toBe('PENDING');
     await system.startLineProvider();
     const score = await waitFor(
