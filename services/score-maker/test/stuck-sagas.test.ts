@@ -20,13 +20,19 @@ describe.skipIf(!testServices().postgresUrl)(
         what: 'compensation',
         timeoutMs: 10_000,
       });
-      await new Promise((r) => setTimeout(r, 1200));
-
-      const lines: string[] = [];
-      const code = await runSagasCli(['stuck'], {
-        out: (s) => lines.push(s),
-        env: { SCORE_MAKER_DATABASE_URL: system.smDb.url!, SAGA_STUCK_AFTER: '1s' },
-      });
+      // Stuck once its compensation is older than SAGA_STUCK_AFTER and a retry has failed.
+      let code: number | undefined;
+      const lines = await waitFor(
+        async () => {
+          const out: string[] = [];
+          code = await runSagasCli(['stuck'], {
+            out: (s) => out.push(s),
+            env: { SCORE_MAKER_DATABASE_URL: system!.smDb.url!, SAGA_STUCK_AFTER: '1s' },
+          });
+          return out[0]?.endsWith(', 1 stuck') && / {2}last error: \S/.test(out[1] ?? '') && out;
+        },
+        { what: 'the compensation listed as stuck', timeoutMs: 10_000, intervalMs: 200 },
+      );
       expect(code).toBe(0);
       expect(lines[0]).toBe('in flight: 0 applying, 1 compensating, 1 stuck');
       expect(lines[1]).toContain(id);
