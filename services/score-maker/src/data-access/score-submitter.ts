@@ -23,7 +23,7 @@ export interface SubmitterOptions {
   maxBatch: number;
 }
 
-export const DEFAULT_SUBMITTER_OPTIONS: SubmitterOptions = { maxInFlight: 4, maxBatch: 200 };
+export const DEFAULT_SUBMITTER_OPTIONS: SubmitterOptions = { maxInFlight: 2, maxBatch: 200 };
 
 interface Waiting {
   item: Submission;
