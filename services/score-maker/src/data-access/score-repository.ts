@@ -39,37 +39,19 @@ export function toScore(row: ScoreRow): Score {
 }
 
 /*
- * T1 of the saga in one statement, so one round trip: upsert the score (a change bumps the version and
- * goes back to PENDING) and queue its ApplyScore command in the outbox. A final score is not touched:
- * the upsert's WHERE leaves it out, nothing is returned, and no command is written.
- * The row lock taken by the upsert also orders two submissions of one user for one event, so their
- * outbox rows are in version order (the relay's per-key order relies on it).
+ * T1 of the saga in one statement, so one round trip, for one submission or many (the API's group
+ * commit, see score-submitter.ts): upsert each score (a change bumps the version and goes back to
+ * PENDING) and queue its ApplyScore command in the outbox. A final score is not touched: the upsert's
+ * WHERE leaves it out, nothing is returned for it, and no command is written.
+ * The items hold at most one submission per (user, event), since one statement cannot change a row
+ * twice; they are written in (user, event) order, so that two statements in flight lock their rows in
+ * one order and never deadlock. The row lock also orders two submissions of one user for one event, so
+ * their outbox rows are in version order (the relay's per-key order relies on it).
  * The command's message id is derived from (score, version, command), so every copy of one step (the
  * relay's, a sweeper's re-drive) carries the same id, and the queue keeps one live job per step.
  * The request's trace context goes with the score and its command (saga-commands.ts says why).
  */
 const SUBMIT_SQL = `
-WITH s AS (
-  INSERT INTO scores AS sc (user_id, event_id, rate, saga_state, pending_since, traceparent)
-  VALUES ($1, $2, $3, 'APPLYING', now(), $4)
-  ON CONFLICT (user_id, event_id) DO UPDATE
-    SET rate = EXCLUDED.rate, version = sc.version + 1, status = 'PENDING', reason = NULL,
-        saga_state = 'APPLYING', pending_since = now(), updated_at = now(), traceparent = EXCLUDED.traceparent
-    WHERE NOT sc.final
-  RETURNING *
-), o AS (
-  INSERT INTO outbox (${OUTBOX_COLUMNS}, traceparent) SELECT ${commandColumns('ApplyScore', 's')}, s.traceparent FROM s
-)
-SELECT * FROM s`;
-
-/*
- * T1 for many submissions in one statement (the API's group commit, see score-submitter.ts): the same
- * upsert and command as SUBMIT_SQL for each item. The items hold at most one submission per (user,
- * event), since one statement cannot change a row twice; they are written in (user, event) order, so
- * that two batches in flight lock their rows in one order and never deadlock. A final score gets no row
- * back, as above.
- */
-const SUBMIT_MANY_SQL = `
 WITH i AS (
   SELECT * FROM unnest($1::text[], $2::bigint[], $3::smallint[], $4::text[]) AS i(user_id, event_id, rate, traceparent)
 ), s AS (
@@ -94,38 +76,35 @@ export interface Submission {
 }
 
 export function createScoreRepository() {
+  /**
+   * Many submissions, at most one per (user, event), in one statement; each item's score after the
+   * write, in the items' order, or undefined where the score is final and was left alone.
+   */
+  async function submitMany(tx: Queryable, items: readonly Submission[]): Promise<(Score | undefined)[]> {
+    const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [
+      items.map((i) => i.userId),
+      items.map((i) => i.eventId),
+      items.map((i) => i.rate),
+      items.map((i) => i.traceparent),
+    ]);
+    const byKey = new Map(rows.map((r) => [`${r.event_id}:${r.user_id}`, r]));
+    return items.map((i) => {
+      const row = byKey.get(`${i.eventId}:${i.userId}`);
+      return row && toScore(row);
+    });
+  }
+
   return {
-    /**
-     * Many submissions, at most one per (user, event), in one statement; each item's score after the
-     * write, in the items' order, or undefined where the score is final and was left alone.
-     */
-    async submitMany(tx: Queryable, items: readonly Submission[]): Promise<(Score | undefined)[]> {
-      const { rows } = await tx.query<ScoreRow>(SUBMIT_MANY_SQL, [
-        items.map((i) => i.userId),
-        items.map((i) => i.eventId),
-        items.map((i) => i.rate),
-        items.map((i) => i.traceparent),
-      ]);
-      const byKey = new Map(rows.map((r) => [`${r.event_id}:${r.user_id}`, r]));
-      return items.map((i) => {
-        const row = byKey.get(`${i.eventId}:${i.userId}`);
-        return row && toScore(row);
-      });
-    },
+    submitMany,
 
     /** Returns the score after the write, or undefined when the score is final and was left alone. */
     async submit(
       tx: Queryable,
       input: { userId: string; eventId: number; rate: number },
     ): Promise<Score | undefined> {
-      const { rows } = await tx.query<ScoreRow>(SUBMIT_SQL, [
-        input.userId,
-        input.eventId,
-        input.rate,
-        // The request's trace context, stored with the score and its outbox row (null when untraced).
-        activeTraceparent(),
-      ]);
-      return rows[0] && toScore(rows[0]);
+      // The request's trace context, stored with the score and its outbox row (null when untraced).
+      const [score] = await submitMany(tx, [{ ...input, traceparent: activeTraceparent() }]);
+      return score;
     },
 
     async get(tx: Queryable, id: string): Promise<Score | undefined> {
