@@ -1,15 +1,9 @@
 import { createServer, type Server } from 'node:http';
-import {
-  createTestDatabase,
-  createTestRedis,
-  testServices,
-  waitFor,
-  type TestDatabase,
-  type TestRedis,
-} from '@scoreline/platform/testing';
+import { testServices, waitFor } from '@scoreline/platform/testing';
 import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cli, readScore, run, type Proc } from './walkthrough.js';
+import { openTopology, type Topology } from './topology-processes.js';
+import { cli, readScore, run } from './walkthrough.js';
 
 const missing = !testServices().postgresUrl || !testServices().redisUrl;
 
@@ -78,54 +72,22 @@ async function startReceiver(): Promise<{ url: string; spans: ReceivedSpan[]; cl
 describe.skipIf(missing)(
   `tracing across the topology${missing ? ' [skipped: needs PostgreSQL and Redis]' : ''}`,
   () => {
-    const procs: Proc[] = [];
-    const dbs: TestDatabase[] = [];
-    let redis: TestRedis | undefined;
+    let topology: Topology | undefined;
     let receiver: Awaited<ReturnType<typeof startReceiver>> | undefined;
     afterAll(async () => {
-      for (const p of procs.reverse()) await p.stop();
-      for (const db of dbs) await db.dispose();
-      await redis?.dispose();
+      await topology?.dispose();
       await receiver?.close();
     });
 
     it('when a score is submitted, then one trace holds the request, the relay, the saga step, line-provider and the EventChanged consumer', async () => {
       receiver = await startReceiver();
-      const lpDb = await createTestDatabase([]);
-      const smDb = await createTestDatabase([]);
-      dbs.push(lpDb, smDb);
-      redis = createTestRedis();
-      const grpcPort = String(29_000 + Math.floor(Math.random() * 2000));
-      const httpPort = String(25_000 + Math.floor(Math.random() * 2000));
-      const secrets = {
-        LINE_PROVIDER_ADMIN_TOKEN: 'tracing-admin-token-123456',
-        LINE_PROVIDER_INTERNAL_TOKEN: 'tracing-internal-token-123456',
-        JWT_SECRET: 'tracing-jwt-secret-of-32-characters-at-least',
-      };
-      const env = {
-        ...secrets,
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: redis.prefix,
-        LINE_PROVIDER_DATABASE_URL: lpDb.url!,
-        SCORE_MAKER_DATABASE_URL: smDb.url!,
-        LINE_PROVIDER_GRPC_PORT: grpcPort,
-        LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
-        LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
-        SCORE_MAKER_HTTP_HOST: '127.0.0.1',
-        SCORE_MAKER_HTTP_PORT: httpPort,
-        WORKER_HTTP_PORT: '0',
-        OUTBOX_POLL_INTERVAL: '500ms',
-        LOG_LEVEL: 'info',
+      topology = await openTopology('tracing', {
         // Only the standard variables: an endpoint switches tracing on.
         OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '100',
-      };
-      const start = (script: string, ready: string) => {
-        const proc = run(script, env);
-        procs.push(proc);
-        return waitFor(() => proc.output().includes(ready) && proc, { what: script, timeoutMs: 60_000 });
-      };
+      });
+      const { env, secrets, procs, start } = topology;
       await start('services/line-provider/src/main.ts', 'line-provider listening');
       await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
       await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
@@ -141,7 +103,7 @@ describe.skipIf(missing)(
         .setSubject('tracer')
         .setExpirationTime('1h')
         .sign(new TextEncoder().encode(secrets.JWT_SECRET));
-      const api = `http://127.0.0.1:${httpPort}`;
+      const api = topology.api;
       const response = await fetch(`${api}/events/${eventId}/score`, {
         method: 'POST',
         headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
