@@ -1,8 +1,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createLogger, silentLogger } from '@scoreline/platform';
-import { createTestRedis, redisSkipReason, testServices, type TestRedis } from '@scoreline/platform/testing';
+import {
+  createTestRedis,
+  redisSkipReason,
+  testServices,
+  waitFor,
+  type TestRedis,
+} from '@scoreline/platform/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type EventsCache, type EventsCacheOptions } from '../src/data-access/events-cache.js';
+import { createLocalEventsCache } from '../src/data-access/events-cache-local.js';
 import { createMemoryEventsCache } from '../src/data-access/events-cache-memory.js';
 import { createRedisEventsCache } from '../src/data-access/events-cache-redis.js';
 import type { EventView } from '../src/domain/event-view.js';
@@ -90,6 +97,47 @@ function eventsCacheContract({ shared }: { shared: boolean }, openAdapter: Open)
     await cache.invalidate(2, 4);
     expect(await cache.put(eventView(2, 4))).toBe(false);
     expect(await cache.put(eventView(2, 5))).toBe(true);
+  });
+
+  it('when an invalidation carries the event at its version, then the cache holds it and listeners get it', async () => {
+    const [cache, replica] = openMany({}, shared ? 2 : 1);
+    const heard: unknown[] = [];
+    const listening = replica ?? cache!;
+    listening.onInvalidate((change) => heard.push(change));
+    // A subscription is made for the first listener; once made, it tells its listeners 'all'.
+    if (shared) await waitFor(() => heard.includes('all'), { intervalMs: 5 });
+    heard.length = 0;
+    await cache!.put(eventView(3, 1));
+    await cache!.invalidate(3, 2, eventView(3, 2));
+    expect(await cache!.get(3)).toEqual(eventView(3, 2));
+    await waitFor(() => heard.length > 0, { intervalMs: 5 });
+    expect(heard).toEqual([{ id: 3, version: 2, event: eventView(3, 2) }]);
+    // An older version carried late is neither stored nor passed on, and the floor holds.
+    heard.length = 0;
+    await cache!.invalidate(3, 1, eventView(3, 1));
+    expect((await cache!.get(3))?.version).toBe(2);
+    await waitFor(() => heard.length > 0, { intervalMs: 5 });
+    expect(heard).toEqual([{ id: 3, version: 1 }]);
+  });
+
+  it('when an invalidation carries the event, then a local copy in front of the cache holds it without loading', async () => {
+    const [cache, replica] = openMany({}, shared ? 2 : 1);
+    const local = createLocalEventsCache(replica ?? cache!, { ttlMs: 60_000 });
+    if (shared) await waitFor(() => local.version() > 0, { intervalMs: 5 }); // subscribed: 'all'
+    const load = countingLoad(() => eventView(4, 1), 0);
+    expect((await local.getOrLoad(4, load))?.version).toBe(1);
+    const before = local.version();
+    await cache!.invalidate(4, 2, eventView(4, 2));
+    await waitFor(() => local.version() > before, { intervalMs: 5 });
+    expect(await local.getOrLoad(4, load)).toEqual(eventView(4, 2));
+    expect(load.calls).toBe(1);
+    // Without the event, the copy is dropped and the next read goes to the cache (which dropped it too).
+    await cache!.invalidate(4, 3);
+    await waitFor(() => local.version() > before + 1, { intervalMs: 5 });
+    const reload = countingLoad(() => eventView(4, 3), 0);
+    expect((await local.getOrLoad(4, reload))?.version).toBe(3);
+    expect(reload.calls).toBe(1);
+    await local.close();
   });
 
   it('when ttlMs has passed, then the event is gone', async () => {

@@ -272,31 +272,54 @@ describe('EventChanged, a batch at a time', () => {
     const closing = await s.createEvent('closes');
     await s.submit('ian', open, 3);
     const scoreOnClosing = await s.submit('jo', closing, 4);
-    const invalidations: [number, number][] = [];
+    const invalidations: [number, number, string?][] = [];
     const handle = createEventChanges({
       db: s.smDb.db,
       sagas: createSagaRepository(),
-      cache: { invalidate: async (id, version) => void invalidations.push([id, version]) },
+      cache: {
+        invalidate: async (id, version, event) =>
+          void invalidations.push(event ? [id, version, event.title] : [id, version]),
+      },
       logger: silentLogger(),
     });
-    const change = (eventId: number, version: number, kind: v1.EventChangeKind) => ({
+    // Messages carry the whole event after the change (here at the message's version, or not at all).
+    const event = (eventId: number, version: number) =>
+      v1.Event.fromPartial({
+        id: eventId,
+        title: `event ${eventId} at ${version}`,
+        version,
+        deadline: new Date('2031-01-01T00:00:00Z'),
+        state: v1.EventState.EVENT_STATE_OPEN,
+        status: v1.EventStatus.EVENT_STATUS_PROCESSING,
+        scores: { count: 0, sum: 0, average: 0, histogram: [0, 0, 0, 0, 0] },
+        createdAt: new Date('2030-01-01T00:00:00Z'),
+        updatedAt: new Date('2030-01-01T00:00:00Z'),
+      });
+    const change = (eventId: number, version: number, kind: v1.EventChangeKind, whole = false) => ({
       id: randomUUID(),
       payload: v1.EventChanged.toJSON(
-        v1.EventChanged.fromPartial({ messageId: randomUUID(), eventId, version, kind }),
+        v1.EventChanged.fromPartial({
+          messageId: randomUUID(),
+          eventId,
+          version,
+          kind,
+          ...(whole ? { event: event(eventId, version) } : {}),
+        }),
       ),
     });
     const close = change(closing, 7, v1.EventChangeKind.EVENT_CHANGE_KIND_CLOSED);
     await handle([
-      change(open, 3, v1.EventChangeKind.EVENT_CHANGE_KIND_SCORE_APPLIED),
-      change(open, 5, v1.EventChangeKind.EVENT_CHANGE_KIND_SCORE_APPLIED),
-      change(open, 4, v1.EventChangeKind.EVENT_CHANGE_KIND_UPDATED),
-      change(closing, 6, v1.EventChangeKind.EVENT_CHANGE_KIND_SCORE_APPLIED),
+      change(open, 3, v1.EventChangeKind.EVENT_CHANGE_KIND_SCORE_APPLIED, true),
+      change(open, 5, v1.EventChangeKind.EVENT_CHANGE_KIND_SCORE_APPLIED, true),
+      change(open, 4, v1.EventChangeKind.EVENT_CHANGE_KIND_UPDATED, true),
+      change(closing, 6, v1.EventChangeKind.EVENT_CHANGE_KIND_SCORE_APPLIED, true),
       close,
       { id: randomUUID(), payload: { eventId: 'not a number' } },
     ]);
+    // The newest version of each event, with the event it carried (the close carried none).
     expect(invalidations.sort()).toEqual(
       [
-        [open, 5],
+        [open, 5, `event ${open} at 5`],
         [closing, 7],
       ].sort(),
     );

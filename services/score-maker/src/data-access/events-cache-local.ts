@@ -25,8 +25,9 @@ interface Held {
 
 /**
  * The API's hot paths (the POST's event check, GET /events/{id}) read events from process memory. A
- * copy is dropped when an invalidation for its event arrives (EventChanged → the worker's
- * invalidate() → Redis pub/sub, see EventsCache.onInvalidate) and expires after `ttlMs` regardless,
+ * copy is replaced when an invalidation for its event arrives (EventChanged → the worker's
+ * invalidate() → Redis pub/sub, see EventsCache.onInvalidate) with the event it carried, or dropped
+ * when it carried none, and expires after `ttlMs` regardless,
  * which bounds how stale it can be when a pub/sub message is lost. Values are shared, not copied:
  * callers must not mutate what they get (the HTTP views build new objects).
  */
@@ -43,7 +44,11 @@ export function createLocalEventsCache(
   const unsubscribe = inner.onInvalidate((change) => {
     version += 1;
     if (change === 'all') held.clear();
-    else held.delete(change.id);
+    else if (change.event === undefined) held.delete(change.id);
+    // The change carried the event at its version: hold that instead of asking for it again. Messages
+    // carrying an event come newest-last (see the INVALIDATE script), but a copy is never replaced by
+    // an older one.
+    else if (!((held.get(change.id)?.event?.version ?? 0) > change.version)) keep(change.id, change.event);
   });
 
   function live(id: number): Held | undefined {

@@ -77,13 +77,16 @@ export function createMemoryEventsCache(options: EventsCacheOptions = {}): Event
       return put(event);
     },
 
-    async invalidate(id, version) {
+    async invalidate(id, version, event) {
+      const newest = version >= (live(floors, id) ?? 0);
       set(floors, id, Math.max(version, live(floors, id) ?? 0), floorTtlMs);
       const held = live(entries, id);
       if (held !== undefined && held.version < version) entries.delete(id);
       missing.delete(id);
       generation += 1;
-      for (const listener of listeners) listener({ id, version });
+      const carried = newest && event?.version === version ? event : undefined;
+      if (carried && !entries.has(id)) set(entries, id, structuredClone(carried), ttlMs);
+      for (const listener of listeners) listener(carried ? { id, version, event: carried } : { id, version });
     },
 
     onInvalidate(listener) {

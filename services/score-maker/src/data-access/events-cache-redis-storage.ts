@@ -27,6 +27,8 @@ export interface CacheScripts {
     floorTtlMs: number,
     channel: string,
     message: string,
+    json: string,
+    ttlMs: number,
   ): Promise<number>;
   cacheLookup(
     entry: string,
@@ -72,21 +74,35 @@ return 1
 `;
 
 /**
- * KEYS entry, floor, missing, generation; ARGV version, floorTtlMs, channel, message. Raises the floor
- * to the version (never lowers it), drops an older cached copy and a cached "no such event", bumps the
- * page generation so every cached page is dropped, and publishes the change to the API replicas'
- * in-process copies (after the writes: a replica that hears of it and reads again finds them done).
+ * KEYS entry, floor, missing, generation; ARGV version, floorTtlMs, channel, message, json, ttlMs. Raises
+ * the floor to the version (never lowers it), drops an older cached copy and a cached "no such event",
+ * bumps the page generation so every cached page is dropped, and publishes the change to the API
+ * replicas' in-process copies (after the writes: a replica that hears of it and reads again finds them
+ * done). With json (the event at this version) and no newer version told of before, it is stored in
+ * place of the dropped copy and published with the message (`<message>:<json>`).
  */
 export const INVALIDATE = `
 local version = tonumber(ARGV[1])
 local floor = redis.call('GET', KEYS[2])
-if not floor or tonumber(floor) < version then floor = ARGV[1] end
+local newest = not floor or tonumber(floor) <= version
+if newest then floor = ARGV[1] end
 redis.call('SET', KEYS[2], floor, 'PX', ARGV[2])
 local held = redis.call('HGET', KEYS[1], 'v')
-if held and tonumber(held) < version then redis.call('DEL', KEYS[1]) end
+if held and tonumber(held) < version then
+  redis.call('DEL', KEYS[1])
+  held = nil
+end
 redis.call('DEL', KEYS[3])
 redis.call('INCR', KEYS[4])
-redis.call('PUBLISH', ARGV[3], ARGV[4])
+if ARGV[5] ~= '' and newest then
+  if not held then
+    redis.call('HSET', KEYS[1], 'v', ARGV[1], 'd', ARGV[5])
+    redis.call('PEXPIRE', KEYS[1], ARGV[6])
+  end
+  redis.call('PUBLISH', ARGV[3], ARGV[4] .. ':' .. ARGV[5])
+else
+  redis.call('PUBLISH', ARGV[3], ARGV[4])
+end
 return 1
 `;
 

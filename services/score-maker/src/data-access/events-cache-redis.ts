@@ -27,7 +27,8 @@ const MAX_PENDING_PAGES = 10_000;
  *   lock:<id>     the replica filling this id   PX lockTtlMs
  *   generation    bumped by every invalidate(); pages store the one they were read under
  *   page:<key>    "<generation>|<JSON>"   PX listTtlMs
- *   changed       pub/sub channel: "<id>:<version>" for every invalidate(), for in-process copies
+ *   changed       pub/sub channel: "<id>:<version>" for every invalidate(), for in-process copies,
+ *                 "<id>:<version>:<event JSON>" when it carried the event at that version
  * Every read-compare-write is one Lua script, so two replicas never interleave inside one. The scripts
  * touch several keys, so this needs one Redis (or Sentinel), not Redis Cluster.
  */
@@ -105,8 +106,8 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
     subscriber.on('error', (error) => warn('subscribe', error));
     subscriber.on('ready', () => tell('all'));
     subscriber.on('message', (_channel: string, message: string) => {
-      const [id, version] = message.split(':').map(Number);
-      if (Number.isSafeInteger(id) && Number.isSafeInteger(version)) tell({ id: id!, version: version! });
+      const change = parseChange(message);
+      if (change) tell(change);
     });
     subscriber.subscribe(channel).catch((error: unknown) => warn('subscribe', error));
   };
@@ -164,8 +165,9 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
 
     put,
 
-    async invalidate(id, version) {
+    async invalidate(id, version, event) {
       const [entry, floor, missing] = keysOf(id);
+      const json = event?.version === version ? JSON.stringify(event) : '';
       try {
         usable();
         await redis.cacheInvalidate(
@@ -177,13 +179,15 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
           floorTtlMs,
           channel,
           `${id}:${version}`,
+          json,
+          ttlMs,
         );
       } catch (error) {
         // Not throttled: a lost invalidation leaves a stale copy for up to ttlMs, worth a line each.
         logger.warn({ err: error, eventId: id, version }, 'events cache: invalidate failed');
       }
       // This process's copies at once; other processes' through the PUBLISH above.
-      tell({ id, version });
+      tell(json ? { id, version, event: event! } : { id, version });
     },
 
     getOrLoad(id, load) {
@@ -231,4 +235,15 @@ export function createRedisEventsCache(options: RedisEventsCacheOptions): Events
       else redis.disconnect();
     },
   };
+}
+
+/** A message on the changed channel: `<id>:<version>`, or `<id>:<version>:<event JSON>`. */
+function parseChange(message: string): { id: number; version: number; event?: EventView } | undefined {
+  const first = message.indexOf(':');
+  const second = message.indexOf(':', first + 1);
+  const id = Number(message.slice(0, first));
+  const version = Number(second < 0 ? message.slice(first + 1) : message.slice(first + 1, second));
+  if (first < 0 || !Number.isSafeInteger(id) || !Number.isSafeInteger(version)) return undefined;
+  const event = second < 0 ? undefined : revive(message.slice(second + 1));
+  return event?.id === id && event.version === version ? { id, version, event } : { id, version };
 }

@@ -15,9 +15,11 @@ export interface EventsCache {
   /**
    * An EventChanged consumer calls this: version `version` of event `id` exists. Drops any cached copy
    * older than it and refuses later puts of older versions (a floor that outlives in-flight stale fills).
-   * Also forgets a cached "no such event" and drops every cached page.
+   * Also forgets a cached "no such event" and drops every cached page. With `event` (the event at
+   * `version`, which EventChanged carries whole), the cache and every in-process copy hold that version
+   * at once instead of dropping theirs: the next read needs no call to line-provider.
    */
-  invalidate(id: number, version: number): Promise<void>;
+  invalidate(id: number, version: number, event?: EventView): Promise<void>;
   /**
    * Read-through with one fill at a time per key: on a miss only one caller per key runs `load` (in
    * process; the Redis adapter also takes a short lock across replicas, whose losers poll the cache
@@ -47,7 +49,10 @@ export interface EventsCache {
   close(): Promise<void>;
 }
 
-export type InvalidationListener = (change: { id: number; version: number } | 'all') => void;
+/** `event`, when the invalidation carried it: the event at `version`, to keep instead of a dropped copy. */
+export type InvalidationListener = (
+  change: { id: number; version: number; event?: EventView } | 'all',
+) => void;
 
 export interface EventsCacheOptions {
   logger?: Logger;

@@ -1,6 +1,8 @@
 import { EVENT_CHANGED_TOPIC, v1 } from '@scoreline/contracts';
 import { crashPoint, type Database, type Logger } from '@scoreline/platform';
 import type { EventsCache } from '../data-access/events-cache.js';
+import { eventFromProto } from '../data-access/line-provider-mapping.js';
+import type { EventView } from '../domain/event-view.js';
 import type { SagaRepository } from '../data-access/saga-repository.js';
 
 /** One EventChanged message as delivered: its message id and its payload (proto3 JSON). */
@@ -19,8 +21,9 @@ const CLOSING = new Set([
  * - an event that closed (or was cancelled) has its scores marked final, in one transaction for the
  *   batch, deduplicated through the inbox (a close is acted on once);
  * - every event in the batch has the events cache invalidated once, with the newest version the batch
- *   holds. Invalidation by version is idempotent (an older or repeated version changes nothing), so a
- *   change that does not close the event needs no inbox row.
+ *   holds and the event at that version (the message carries it whole), which the caches keep in place
+ *   of their copies. Invalidation by version is idempotent (an older or repeated version changes
+ *   nothing), so a change that does not close the event needs no inbox row.
  */
 export function createEventChanges(deps: {
   db: Database;
@@ -31,7 +34,7 @@ export function createEventChanges(deps: {
   const { db, sagas, cache, logger } = deps;
 
   return async function handle(messages: readonly EventChangedMessage[]): Promise<void> {
-    const newest = new Map<number, number>();
+    const newest = new Map<number, { version: number; event?: EventView }>();
     const closes: { id: string; eventId: number }[] = [];
     for (const message of messages) {
       const change = parse(message.payload);
@@ -39,7 +42,8 @@ export function createEventChanges(deps: {
         logger.error({ messageId: message.id }, 'EventChanged without a usable event id or version; dropped');
         continue;
       }
-      newest.set(change.eventId, Math.max(change.version, newest.get(change.eventId) ?? 0));
+      const held = newest.get(change.eventId);
+      if (!held || change.version > held.version) newest.set(change.eventId, change);
       if (CLOSING.has(change.kind)) closes.push({ id: message.id, eventId: change.eventId });
     }
     if (closes.length > 0) {
@@ -55,11 +59,15 @@ export function createEventChanges(deps: {
       });
       crashPoint('worker.after-inbox');
     }
-    await Promise.all([...newest].map(([eventId, version]) => cache.invalidate(eventId, version)));
+    await Promise.all(
+      [...newest].map(([eventId, { version, event }]) => cache.invalidate(eventId, version, event)),
+    );
   };
 }
 
-function parse(payload: unknown): { eventId: number; version: number; kind: v1.EventChangeKind } | undefined {
+function parse(
+  payload: unknown,
+): { eventId: number; version: number; kind: v1.EventChangeKind; event?: EventView } | undefined {
   let change: v1.EventChanged;
   try {
     change = v1.EventChanged.fromJSON(payload);
@@ -68,5 +76,15 @@ function parse(payload: unknown): { eventId: number; version: number; kind: v1.E
   }
   const { eventId, version, kind } = change;
   if (!Number.isSafeInteger(eventId) || eventId < 1 || !Number.isSafeInteger(version)) return undefined;
-  return { eventId, version, kind };
+  return { eventId, version, kind, event: eventAt(change) };
+}
+
+/** The whole event the message carries, if it is usable and at the message's version; else undefined. */
+function eventAt(change: v1.EventChanged): EventView | undefined {
+  try {
+    const event = eventFromProto(change.event);
+    return event.id === change.eventId && event.version === change.version ? event : undefined;
+  } catch {
+    return undefined;
+  }
 }
