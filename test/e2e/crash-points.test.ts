@@ -7,22 +7,14 @@ import {
   type CrashPointName,
   type Database,
 } from '@scoreline/platform';
-import {
-  createTestDatabase,
-  createTestRedis,
-  freePort,
-  testServices,
-  waitFor,
-  type TestDatabase,
-  type TestRedis,
-} from '@scoreline/platform/testing';
+import { testServices, waitFor } from '@scoreline/platform/testing';
 import { Redis } from 'ioredis';
-import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { topicKeys } from '../../packages/platform/src/broker/redis-scripts.js';
 import { APPLY_TOPIC, REVERT_TOPIC } from '../../services/score-maker/src/domain/score.js';
 import { checkInvariants } from '../../services/score-maker/test/invariants.js';
-import { run, type Proc } from './walkthrough.js';
+import { openTopology, type Topology } from './topology-processes.js';
+import type { Proc } from './walkthrough.js';
 
 /*
  * Each named crash point (packages/platform/src/crash-points.ts), in the production processes: the
@@ -34,11 +26,6 @@ import { run, type Proc } from './walkthrough.js';
  */
 
 const missing = !testServices().postgresUrl || !testServices().redisUrl;
-const secrets = {
-  LINE_PROVIDER_ADMIN_TOKEN: 'crash-admin-token-123456',
-  LINE_PROVIDER_INTERNAL_TOKEN: 'crash-internal-token-123456',
-  JWT_SECRET: 'crash-jwt-secret-of-32-characters-at-least',
-};
 const clean = { pending: 0, eventMismatches: [], scoreMismatches: [], ledgerMismatches: [] };
 
 type Role = 'line-provider' | 'api' | 'worker';
@@ -325,24 +312,17 @@ describe.skipIf(missing)(
   `named crash points in the production processes${missing ? ' [skipped: needs PostgreSQL and Redis]' : ''}`,
   () => {
     const procs = new Map<Role, Proc>();
-    const dbs: TestDatabase[] = [];
-    let redis: TestRedis;
+    let topology: Topology;
     let client: Redis;
     let admin: v1.EventServiceClient;
-    let env: Record<string, string>;
     let world: World;
     const eventIds = new Map<Case, number>();
 
     async function start(role: Role, armedEnv: Record<string, string> = {}): Promise<Proc> {
       await procs.get(role)?.stop();
       const { script, ready } = entryPoints[role];
-      const proc = run(script, { ...env, ...armedEnv });
+      const proc = await topology.start(script, ready, armedEnv);
       procs.set(role, proc);
-      await waitFor(() => proc.output().includes(ready) || proc.child.exitCode !== null, {
-        what: script,
-        timeoutMs: 60_000,
-      });
-      expect(proc.child.exitCode, proc.output().slice(-3000)).toBeNull();
       return proc;
     }
 
@@ -359,26 +339,7 @@ describe.skipIf(missing)(
 
     beforeAll(async () => {
       // Empty databases: each service migrates its own at start.
-      const lpDb = await createTestDatabase([]);
-      const smDb = await createTestDatabase([]);
-      dbs.push(lpDb, smDb);
-      redis = createTestRedis();
-      client = new Redis(redis.url);
-      const grpcPort = String(await freePort());
-      const httpPort = String(await freePort());
-      env = {
-        ...secrets,
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: redis.prefix,
-        LINE_PROVIDER_DATABASE_URL: lpDb.url!,
-        SCORE_MAKER_DATABASE_URL: smDb.url!,
-        LINE_PROVIDER_GRPC_PORT: grpcPort,
-        LINE_PROVIDER_HTTP_PORT: '0',
-        LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
-        LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
-        SCORE_MAKER_HTTP_HOST: '127.0.0.1',
-        SCORE_MAKER_HTTP_PORT: httpPort,
-        WORKER_HTTP_PORT: '0',
+      topology = await openTopology('crash', {
         RATE_LIMIT_SCORES_PER_MINUTE: '1000000',
         // A dead worker's entries go to the next one within a few seconds.
         BROKER_LOCK_DURATION: '2s',
@@ -393,14 +354,17 @@ describe.skipIf(missing)(
         OUTBOX_POLL_INTERVAL: '200ms',
         // Only an invalidation (EventChanged) refreshes a cached event here, never its age.
         EVENTS_CACHE_TTL: '1h',
-        LOG_LEVEL: 'info',
-      };
+      });
+      client = new Redis(topology.env.REDIS_URL);
       await start('line-provider');
       await start('worker');
       await start('api');
-      admin = new v1.EventServiceClient(env.LINE_PROVIDER_ADDRESS!, grpc.credentials.createInsecure());
+      admin = new v1.EventServiceClient(
+        topology.env.LINE_PROVIDER_ADDRESS,
+        grpc.credentials.createInsecure(),
+      );
       const metadata = new grpc.Metadata();
-      metadata.set('authorization', `Bearer ${secrets.LINE_PROVIDER_ADMIN_TOKEN}`);
+      metadata.set('authorization', `Bearer ${topology.secrets.LINE_PROVIDER_ADMIN_TOKEN}`);
       for (const c of cases) {
         const request = {
           title: `Crash at ${c.point} in ${c.role}`,
@@ -413,18 +377,11 @@ describe.skipIf(missing)(
         );
         eventIds.set(c, id);
       }
-      const key = new TextEncoder().encode(secrets.JWT_SECRET);
-      const token = (user: string) =>
-        new SignJWT({})
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(user)
-          .setExpirationTime('1h')
-          .sign(key);
+      const { api, token } = topology;
       let users = 0;
-      const api = `http://127.0.0.1:${httpPort}`;
       world = {
-        lp: lpDb.db,
-        sm: smDb.db,
+        lp: topology.lp,
+        sm: topology.sm,
         api,
         token,
         start: async (role, extraEnv) => void (await start(role, extraEnv)),
@@ -436,7 +393,7 @@ describe.skipIf(missing)(
               e ? reject(e) : resolve(),
             ),
           ),
-        live: async (topic) => client.hlen(topicKeys(redis.prefix, topic).ids),
+        live: async (topic) => client.hlen(topicKeys(topology.env.REDIS_PREFIX, topic).ids),
         async submit(eventId, score, options = {}) {
           const res = await fetch(`${api}/events/${eventId}/score`, {
             method: 'POST',
@@ -454,11 +411,9 @@ describe.skipIf(missing)(
     }, 180_000);
 
     afterAll(async () => {
-      for (const p of [...procs.values()].reverse()) await p.stop();
       client?.disconnect();
       admin?.close();
-      for (const db of dbs) await db.dispose();
-      await redis?.dispose();
+      await topology?.dispose();
     });
 
     it('when the cases are listed, then every crash point is among them', () => {

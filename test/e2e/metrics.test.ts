@@ -1,21 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  createTestDatabase,
-  createTestRedis,
   freePort,
   promqlMetricNames,
   scrapeMetrics,
   testServices,
   waitFor,
   type Exposition,
-  type TestDatabase,
-  type TestRedis,
 } from '@scoreline/platform/testing';
-import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { cli, repoRoot, run, type Proc } from './walkthrough.js';
+import { openTopology, type Topology } from './topology-processes.js';
+import { cli, repoRoot } from './walkthrough.js';
 
 const missing = !testServices().postgresUrl || !testServices().redisUrl;
 
@@ -51,44 +47,16 @@ function observabilityExpressions(): { where: string; expr: string }[] {
 describe.skipIf(missing)(
   `metrics of the line-provider, API and worker processes${missing ? ' [skipped: needs PostgreSQL and Redis]' : ''}`,
   () => {
-    const procs: Proc[] = [];
-    const dbs: TestDatabase[] = [];
-    let redis: TestRedis | undefined;
+    let topology: Topology | undefined;
     afterAll(async () => {
-      for (const p of procs.reverse()) await p.stop();
-      for (const db of dbs) await db.dispose();
-      await redis?.dispose();
+      await topology?.dispose();
     });
 
     it('when scores settle and line-provider goes away and comes back, then /metrics of each process shows it', async () => {
-      const lpDb = await createTestDatabase([]);
-      const smDb = await createTestDatabase([]);
-      dbs.push(lpDb, smDb);
-      redis = createTestRedis();
-      const [grpcPort, lpHttp, apiHttp, workerHttp] = [
-        await freePort(),
-        await freePort(),
-        await freePort(),
-        await freePort(),
-      ];
-      const secrets = {
-        LINE_PROVIDER_ADMIN_TOKEN: 'metrics-admin-token-123456',
-        LINE_PROVIDER_INTERNAL_TOKEN: 'metrics-internal-token-123456',
-        JWT_SECRET: 'metrics-jwt-secret-of-32-characters-at-least',
-      };
-      const env = {
-        ...secrets,
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: redis.prefix,
-        LINE_PROVIDER_DATABASE_URL: lpDb.url!,
-        SCORE_MAKER_DATABASE_URL: smDb.url!,
-        LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
-        LINE_PROVIDER_GRPC_PORT: String(grpcPort),
+      const [lpHttp, workerHttp] = [await freePort(), await freePort()];
+      topology = await openTopology('metrics', {
         LINE_PROVIDER_HTTP_HOST: '127.0.0.1',
         LINE_PROVIDER_HTTP_PORT: String(lpHttp),
-        LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
-        SCORE_MAKER_HTTP_HOST: '127.0.0.1',
-        SCORE_MAKER_HTTP_PORT: String(apiHttp),
         WORKER_HTTP_HOST: '127.0.0.1',
         WORKER_HTTP_PORT: String(workerHttp),
         OUTBOX_POLL_INTERVAL: '200ms',
@@ -101,21 +69,15 @@ describe.skipIf(missing)(
         SAGA_REVERT_BACKOFF_MAX: '500ms',
         SAGA_STUCK_AFTER: '2s',
         LINE_PROVIDER_CALL_TIMEOUT: '500ms',
-        LOG_LEVEL: 'warn',
-      };
-      const start = async (script: string, ready: string) => {
-        const proc = run(script, { ...env, LOG_LEVEL: 'info' });
-        procs.push(proc);
-        await waitFor(() => proc.output().includes(ready), { what: script, timeoutMs: 60_000 });
-        return proc;
-      };
+      });
+      const { api, cliEnv, start, token } = topology;
       let lineProvider = await start('services/line-provider/src/main.ts', 'line-provider listening');
       await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
       await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
 
       const urls = {
         'line-provider': `http://127.0.0.1:${lpHttp}/metrics`,
-        api: `http://127.0.0.1:${apiHttp}/metrics`,
+        api: `${api}/metrics`,
         worker: `http://127.0.0.1:${workerHttp}/metrics`,
       };
       const figures: string[] = [];
@@ -157,15 +119,8 @@ describe.skipIf(missing)(
 
       // A confirmed score.
       expect(
-        (await cli(['events', 'create', '--title', 'Metrics match', '--deadline', '+1d'], env)).code,
+        (await cli(['events', 'create', '--title', 'Metrics match', '--deadline', '+1d'], cliEnv)).code,
       ).toBe(0);
-      const token = async (user: string) =>
-        new SignJWT({})
-          .setProtectedHeader({ alg: 'HS256' })
-          .setSubject(user)
-          .setExpirationTime('1h')
-          .sign(new TextEncoder().encode(secrets.JWT_SECRET));
-      const api = `http://127.0.0.1:${apiHttp}`;
       const events = (await (await fetch(`${api}/events`)).json()) as {
         events: { id: number; title: string }[];
       };

@@ -1,26 +1,16 @@
-import { openDatabase, type Database } from '@scoreline/platform';
 import {
-  createTestRedis,
-  freePort,
   privatePostgresAvailable,
   startPrivatePostgres,
   testServices,
   waitFor,
   type PrivatePostgres,
-  type TestRedis,
 } from '@scoreline/platform/testing';
-import { SignJWT } from 'jose';
-import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { checkInvariants } from '../../services/score-maker/test/invariants.js';
-import { cli, run, type Proc } from './walkthrough.js';
+import { openTopology, type Topology } from './topology-processes.js';
+import { cli } from './walkthrough.js';
 
 const skip = !privatePostgresAvailable() || !testServices().redisUrl;
-const secrets = {
-  LINE_PROVIDER_ADMIN_TOKEN: 'restart-admin-token-123456',
-  LINE_PROVIDER_INTERNAL_TOKEN: 'restart-internal-token-123456',
-  JWT_SECRET: 'restart-jwt-secret-of-32-characters-at-least',
-};
 const USERS = 40;
 const EVENTS = 5;
 
@@ -105,10 +95,7 @@ describe.skipIf(skip)(
   () => {
     let smServer: PrivatePostgres;
     let lpServer: PrivatePostgres;
-    let redis: TestRedis;
-    let lpDb: Database;
-    let smDb: Database;
-    const procs: Proc[] = [];
+    let topology: Topology;
     let api = '';
     let tokens: string[] = [];
     const eventIds: number[] = [];
@@ -117,98 +104,67 @@ describe.skipIf(skip)(
       [smServer, lpServer] = await Promise.all([startPrivatePostgres(), startPrivatePostgres()]);
       await lpServer.createDatabase('line_provider');
       await smServer.createDatabase('score_maker');
-      redis = createTestRedis();
-      const grpcPort = String(await freePort());
-      const httpPort = String(await freePort());
-      const env = {
-        ...secrets,
-        REDIS_URL: redis.url,
-        REDIS_PREFIX: redis.prefix,
-        LINE_PROVIDER_DATABASE_URL: lpServer.urlFor('line_provider'),
-        SCORE_MAKER_DATABASE_URL: smServer.urlFor('score_maker'),
-        LINE_PROVIDER_GRPC_PORT: grpcPort,
-        LINE_PROVIDER_HTTP_PORT: '0',
-        LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
-        LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
-        SCORE_MAKER_HTTP_HOST: '127.0.0.1',
-        SCORE_MAKER_HTTP_PORT: httpPort,
-        WORKER_HTTP_PORT: '0',
-        RATE_LIMIT_SCORES_PER_MINUTE: '1000000',
-        SAGA_SWEEP_AFTER: '2s',
-        SAGA_SWEEP_INTERVAL: '1s',
-        OUTBOX_POLL_INTERVAL: '500ms',
-        LOG_LEVEL: 'warn',
-      };
-      const start = async (script: string, ready: string) => {
-        const proc = run(script, { ...env, LOG_LEVEL: 'info' });
-        procs.push(proc);
-        await waitFor(() => proc.output().includes(ready), { what: script, timeoutMs: 60_000 });
-      };
+      topology = await openTopology(
+        'restart',
+        {
+          RATE_LIMIT_SCORES_PER_MINUTE: '1000000',
+          SAGA_SWEEP_AFTER: '2s',
+          SAGA_SWEEP_INTERVAL: '1s',
+        },
+        {
+          databaseUrls: {
+            lineProvider: lpServer.urlFor('line_provider'),
+            scoreMaker: smServer.urlFor('score_maker'),
+          },
+        },
+      );
+      const { start } = topology;
       await start('services/line-provider/src/main.ts', 'line-provider listening');
       await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
       await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
-      api = `http://127.0.0.1:${httpPort}`;
+      api = topology.api;
 
-      const cliEnv = {
-        LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS,
-        LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
-      };
       for (let i = 0; i < EVENTS; i++) {
         const created = await cli(
           ['events', 'create', '--title', `Event ${i}`, '--deadline', '+1d', '--json'],
-          cliEnv,
+          topology.cliEnv,
         );
         expect(created.code, created.out).toBe(0);
         eventIds.push((JSON.parse(created.out) as { id: number }).id);
       }
-      const key = new TextEncoder().encode(secrets.JWT_SECRET);
-      tokens = await Promise.all(
-        Array.from({ length: USERS }, (_, i) =>
-          new SignJWT({})
-            .setProtectedHeader({ alg: 'HS256' })
-            .setSubject(`user-${i}`)
-            .setExpirationTime('1h')
-            .sign(key),
-        ),
-      );
-      const logger = pino({ level: 'silent' });
-      lpDb = await openDatabase({ url: lpServer.urlFor('line_provider'), logger, maxConnections: 2 });
-      smDb = await openDatabase({ url: smServer.urlFor('score_maker'), logger, maxConnections: 2 });
+      tokens = await Promise.all(Array.from({ length: USERS }, (_, i) => topology.token(`user-${i}`)));
     }, 180_000);
 
     afterAll(async () => {
-      for (const p of procs.reverse()) await p.stop();
-      await lpDb?.close();
-      await smDb?.close();
-      await redis?.dispose();
+      await topology?.dispose();
       await smServer?.dispose();
       await lpServer?.dispose();
     });
 
     /** Every process still up; every accepted score settled at (or past) its accepted version; §5 exact. */
     async function expectRecovered(report: LoadReport) {
-      for (const proc of procs) {
+      for (const proc of topology.procs) {
         expect(proc.child.exitCode, proc.output().slice(-3000)).toBeNull();
         expect(proc.child.signalCode).toBeNull();
       }
       expect(report.accepted.size).toBeGreaterThan(50);
       await waitFor(
         async () => {
-          const { rows } = await smDb.query<{ n: number }>(
+          const { rows } = await topology.sm.query<{ n: number }>(
             `SELECT count(*)::int AS n FROM scores WHERE status = 'PENDING'`,
           );
           return rows[0]!.n === 0;
         },
         { what: 'every saga to settle after the database came back', timeoutMs: 90_000 },
       );
-      const { rows } = await smDb.query<{ id: string; version: number; status: string }>(
+      const { rows } = await topology.sm.query<{ id: string; version: number; status: string }>(
         'SELECT id, version, status FROM scores WHERE id = ANY($1::uuid[])',
         [[...report.accepted.keys()]],
       );
       const stored = new Map(rows.map((r) => [r.id, r]));
       const lost = [...report.accepted].filter(([id, version]) => (stored.get(id)?.version ?? 0) < version);
       expect(lost).toEqual([]);
-      const invariants = await checkInvariants(lpDb, smDb);
+      const invariants = await checkInvariants(topology.lp, topology.sm);
       expect(invariants).toEqual({
         pending: 0,
         eventMismatches: [],

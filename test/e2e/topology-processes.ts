@@ -1,3 +1,4 @@
+import { openDatabase, type Database } from '@scoreline/platform';
 import {
   createTestDatabase,
   createTestRedis,
@@ -6,6 +7,8 @@ import {
   type TestDatabase,
   type TestRedis,
 } from '@scoreline/platform/testing';
+import { SignJWT } from 'jose';
+import pino from 'pino';
 import { run, type Proc } from './walkthrough.js';
 
 /**
@@ -16,19 +19,38 @@ import { run, type Proc } from './walkthrough.js';
  */
 export interface Topology {
   secrets: { LINE_PROVIDER_ADMIN_TOKEN: string; LINE_PROVIDER_INTERNAL_TOKEN: string; JWT_SECRET: string };
-  env: Record<string, string> & { LINE_PROVIDER_ADDRESS: string };
+  env: Record<string, string> & { LINE_PROVIDER_ADDRESS: string; REDIS_URL: string; REDIS_PREFIX: string };
+  /** What the admin CLI needs: line-provider's address and the admin token. */
+  cliEnv: { LINE_PROVIDER_ADDRESS: string; LINE_PROVIDER_ADMIN_TOKEN: string };
   /** The API's base URL. */
   api: string;
+  /** Connection pools on line-provider's and score-maker's databases, to read what the processes wrote. */
+  lp: Database;
+  sm: Database;
   /** The processes started, oldest first. */
   procs: Proc[];
-  start: (script: string, ready: string) => Promise<Proc>;
+  /** Runs one entry point with `env` (and `extraEnv` over it) until its ready line; throws if it exits first. */
+  start: (script: string, ready: string, extraEnv?: Record<string, string>) => Promise<Proc>;
+  /** A bearer token for `user` (with these claims), signed with JWT_SECRET, valid for an hour. */
+  token: (user: string, claims?: Record<string, unknown>) => Promise<string>;
   dispose: () => Promise<void>;
 }
 
+export interface TopologyOptions {
+  /**
+   * The services' databases, when the test runs its own servers (each database created, empty); by
+   * default two empty test databases on the shared server, dropped at dispose.
+   */
+  databaseUrls?: { lineProvider: string; scoreMaker: string };
+}
+
 /** `name` tells the secrets apart; `settings` adds to or overrides the common ones. */
-export async function openTopology(name: string, settings: Record<string, string> = {}): Promise<Topology> {
-  const dbs: TestDatabase[] = [await createTestDatabase([]), await createTestDatabase([])];
-  const [lpDb, smDb] = dbs as [TestDatabase, TestDatabase];
+export async function openTopology(
+  name: string,
+  settings: Record<string, string> = {},
+  options: TopologyOptions = {},
+): Promise<Topology> {
+  const { lp, sm, urls, closeDatabases } = await openDatabases(options.databaseUrls);
   const redis: TestRedis = createTestRedis();
   const grpcPort = String(await freePort());
   const httpPort = String(await freePort());
@@ -41,8 +63,8 @@ export async function openTopology(name: string, settings: Record<string, string
     ...secrets,
     REDIS_URL: redis.url,
     REDIS_PREFIX: redis.prefix,
-    LINE_PROVIDER_DATABASE_URL: lpDb.url!,
-    SCORE_MAKER_DATABASE_URL: smDb.url!,
+    LINE_PROVIDER_DATABASE_URL: urls.lineProvider,
+    SCORE_MAKER_DATABASE_URL: urls.scoreMaker,
     LINE_PROVIDER_GRPC_PORT: grpcPort,
     LINE_PROVIDER_HTTP_PORT: '0',
     LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
@@ -54,22 +76,65 @@ export async function openTopology(name: string, settings: Record<string, string
     LOG_LEVEL: 'info',
     ...settings,
   };
+  const key = new TextEncoder().encode(secrets.JWT_SECRET);
   const procs: Proc[] = [];
   return {
     secrets,
     env,
+    cliEnv: {
+      LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS,
+      LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
+    },
     api: `http://127.0.0.1:${httpPort}`,
+    lp,
+    sm,
     procs,
-    start: async (script, ready) => {
-      const proc = run(script, env);
+    start: async (script, ready, extraEnv = {}) => {
+      const proc = run(script, { ...env, ...extraEnv });
       procs.push(proc);
-      await waitFor(() => proc.output().includes(ready), { what: script, timeoutMs: 60_000 });
+      const exited = () => proc.child.exitCode !== null || proc.child.signalCode !== null;
+      await waitFor(() => proc.output().includes(ready) || exited(), { what: script, timeoutMs: 60_000 });
+      if (exited()) throw new Error(`${script} exited at start:\n${proc.output().slice(-3000)}`);
       return proc;
     },
+    token: (user, claims = {}) =>
+      new SignJWT(claims)
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject(user)
+        .setExpirationTime('1h')
+        .sign(key),
     dispose: async () => {
       for (const p of procs.splice(0).reverse()) await p.stop();
-      for (const db of dbs) await db.dispose();
+      await closeDatabases();
       await redis.dispose();
+    },
+  };
+}
+
+/** Pools on the given databases, or two new empty test databases (dropped again by `closeDatabases`). */
+async function openDatabases(given: TopologyOptions['databaseUrls']) {
+  if (given) {
+    const logger = pino({ level: 'silent' });
+    const lp = await openDatabase({ url: given.lineProvider, logger, maxConnections: 2 });
+    const sm = await openDatabase({ url: given.scoreMaker, logger, maxConnections: 2 });
+    return {
+      lp,
+      sm,
+      urls: given,
+      closeDatabases: async () => {
+        await lp.close();
+        await sm.close();
+      },
+    };
+  }
+  const dbs: [TestDatabase, TestDatabase] = [await createTestDatabase([]), await createTestDatabase([])];
+  const [lpDb, smDb] = dbs;
+  return {
+    lp: lpDb.db,
+    sm: smDb.db,
+    urls: { lineProvider: lpDb.url!, scoreMaker: smDb.url! },
+    closeDatabases: async () => {
+      for (const db of dbs) await db.dispose();
     },
   };
 }

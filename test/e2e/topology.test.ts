@@ -1,5 +1,4 @@
 import { testServices } from '@scoreline/platform/testing';
-import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTopology, type Topology } from './topology-processes.js';
 import { cli, readScore, walkthrough, type Target } from './walkthrough.js';
@@ -17,26 +16,17 @@ describe.skipIf(missing)(
 
     it('when the walkthrough runs against separate processes, then it behaves as in the quick start, and a restarted API still serves the data', async () => {
       topology = await openTopology('topology');
-      const { env, secrets, start } = topology;
+      const { cliEnv, start } = topology;
       await start('services/line-provider/src/main.ts', 'line-provider listening');
       await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
       let api = await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
 
-      const cliEnv = {
-        LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS,
-        LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
-      };
       // The production line-provider has no demo events: an operator creates them.
       expect(
         (await cli(['events', 'create', '--title', 'Opening match', '--deadline', '+1d'], cliEnv)).code,
       ).toBe(0);
 
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('walker')
-        .setExpirationTime('1h')
-        .sign(new TextEncoder().encode(secrets.JWT_SECRET));
-      const target: Target = { api: topology.api, token, cliEnv };
+      const target: Target = { api: topology.api, token: await topology.token('walker'), cliEnv };
       const { scoreId } = await walkthrough(target);
 
       // SIGTERM stops the API cleanly; a new one serves the same data.

@@ -1,6 +1,5 @@
 import { createServer, type Server } from 'node:http';
 import { testServices, waitFor } from '@scoreline/platform/testing';
-import { SignJWT } from 'jose';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openTopology, type Topology } from './topology-processes.js';
 import { cli, readScore, run } from './walkthrough.js';
@@ -87,22 +86,18 @@ describe.skipIf(missing)(
         OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json',
         OTEL_BSP_SCHEDULE_DELAY: '100',
       });
-      const { env, secrets, procs, start } = topology;
+      const { env, procs, start } = topology;
       await start('services/line-provider/src/main.ts', 'line-provider listening');
       await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
       await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
 
-      const created = await cli(['events', 'create', '--title', 'Traced match', '--deadline', '+1d'], {
-        LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS,
-        LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
-      });
+      const created = await cli(
+        ['events', 'create', '--title', 'Traced match', '--deadline', '+1d'],
+        topology.cliEnv,
+      );
       expect(created.code).toBe(0);
       const eventId = Number(/\b(\d+)\b/.exec(created.out)?.[1]);
-      const token = await new SignJWT({})
-        .setProtectedHeader({ alg: 'HS256' })
-        .setSubject('tracer')
-        .setExpirationTime('1h')
-        .sign(new TextEncoder().encode(secrets.JWT_SECRET));
+      const token = await topology.token('tracer');
       const api = topology.api;
       const response = await fetch(`${api}/events/${eventId}/score`, {
         method: 'POST',

@@ -1,55 +1,23 @@
-import {
-  createTestDatabase,
-  createTestRedis,
-  freePort,
-  waitFor,
-  type TestDatabase,
-  type TestRedis,
-} from '@scoreline/platform/testing';
-import { SignJWT } from 'jose';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebApp, launchChromium, screenshotAndCheck } from './browser.js';
-import { cli, run, type Proc } from './walkthrough.js';
-
-const secrets = {
-  LINE_PROVIDER_ADMIN_TOKEN: 'web-topology-admin-token-123456',
-  LINE_PROVIDER_INTERNAL_TOKEN: 'web-topology-internal-token-123456',
-  JWT_SECRET: 'web-topology-jwt-secret-of-32-characters-at-least',
-};
-const sign = (sub: string, claims: Record<string, unknown> = {}) =>
-  new SignJWT(claims)
-    .setProtectedHeader({ alg: 'HS256' })
-    .setSubject(sub)
-    .setExpirationTime('1h')
-    .sign(new TextEncoder().encode(secrets.JWT_SECRET));
+import { openTopology, type Topology } from './topology-processes.js';
+import { cli, type Proc } from './walkthrough.js';
 
 /**
  * The web app against the production entry points as separate processes (PostgreSQL, Redis): scoring
  * live, and the operations console watching a saga stuck while line-provider is down.
  */
 describe('the web app and the operations console against separate processes (Chromium)', () => {
-  const procs: Proc[] = [];
-  const dbs: TestDatabase[] = [];
-  let redis: TestRedis | undefined;
-  let env: Record<string, string>;
+  let topology: Topology;
   let api = '';
   let lineProvider: Proc;
   let browser: Browser;
   let eventId = 0;
 
+  const sign = (sub: string, claims: Record<string, unknown> = {}) => topology.token(sub, claims);
   const startLineProvider = async () => {
-    lineProvider = run('services/line-provider/src/main.ts', env);
-    procs.push(lineProvider);
-    await waitFor(() => lineProvider.output().includes('line-provider listening'), {
-      what: 'line-provider',
-      timeoutMs: 60_000,
-    });
-  };
-  const start = async (script: string, ready: string) => {
-    const proc = run(script, env);
-    procs.push(proc);
-    await waitFor(() => proc.output().includes(ready), { what: script, timeoutMs: 60_000 });
+    lineProvider = await topology.start('services/line-provider/src/main.ts', 'line-provider listening');
   };
   const signInWithToken = async (page: Page, path: string, token: string) => {
     await page.goto(`${api}${path}`);
@@ -59,27 +27,8 @@ describe('the web app and the operations console against separate processes (Chr
 
   beforeAll(async () => {
     ensureWebApp();
-    const lpDb = await createTestDatabase([]);
-    const smDb = await createTestDatabase([]);
-    dbs.push(lpDb, smDb);
-    redis = createTestRedis();
-    const grpcPort = String(await freePort());
-    const httpPort = String(await freePort());
-    env = {
-      ...secrets,
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix,
-      LINE_PROVIDER_DATABASE_URL: lpDb.url!,
-      SCORE_MAKER_DATABASE_URL: smDb.url!,
-      LINE_PROVIDER_GRPC_PORT: grpcPort,
-      LINE_PROVIDER_HTTP_PORT: '0',
-      LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
-      LINE_PROVIDER_ADDRESS: `127.0.0.1:${grpcPort}`,
+    topology = await openTopology('web-topology', {
       LINE_PROVIDER_CALL_TIMEOUT: '500ms',
-      SCORE_MAKER_HTTP_HOST: '127.0.0.1',
-      SCORE_MAKER_HTTP_PORT: httpPort,
-      WORKER_HTTP_PORT: '0',
-      OUTBOX_POLL_INTERVAL: '500ms',
       // A saga gives up quickly and its compensation counts as stuck after 2 s; its retries stay slow
       // enough for the console to show it stuck until line-provider is back, or a re-drive.
       SAGA_MAX_ATTEMPTS: '2',
@@ -89,18 +38,14 @@ describe('the web app and the operations console against separate processes (Chr
       SAGA_REVERT_BACKOFF_MAX: '20s',
       SAGA_SWEEP_AFTER: '60s',
       SAGA_STUCK_AFTER: '2s',
-      LOG_LEVEL: 'info',
-    };
+    });
     await startLineProvider();
-    await start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
-    await start('services/score-maker/src/main-api.ts', 'score-maker API listening');
-    api = `http://127.0.0.1:${httpPort}`;
+    await topology.start('services/score-maker/src/main-worker.ts', 'score-maker worker started');
+    await topology.start('services/score-maker/src/main-api.ts', 'score-maker API listening');
+    api = topology.api;
     const created = await cli(
       ['events', 'create', '--title', 'Topology derby', '--deadline', '+1d', '--json'],
-      {
-        LINE_PROVIDER_ADDRESS: env.LINE_PROVIDER_ADDRESS!,
-        LINE_PROVIDER_ADMIN_TOKEN: secrets.LINE_PROVIDER_ADMIN_TOKEN,
-      },
+      topology.cliEnv,
     );
     expect(created.code, created.out).toBe(0);
     eventId = (JSON.parse(created.out.slice(created.out.indexOf('{'))) as { id: number }).id;
@@ -108,9 +53,7 @@ describe('the web app and the operations console against separate processes (Chr
   });
   afterAll(async () => {
     await browser?.close();
-    for (const p of procs.reverse()) await p.stop();
-    for (const db of dbs) await db.dispose();
-    await redis?.dispose();
+    await topology?.dispose();
   });
 
   it('when a user signs in with a pasted token and scores, then it is confirmed live; "sign in as" is not offered', async () => {
