@@ -28,6 +28,7 @@ export {
 export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
+export { createCloser, type Closer, type CloseStep } from './closer.js';
 export {
   activeTraceparent,
   contextOf,
