@@ -23,6 +23,7 @@ import { createScoreRepository } from './data-access/score-repository.js';
 import { createAuthenticator } from './entry-points/http/auth.js';
 import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
 import { createLiveUpdates } from './entry-points/http/live-updates.js';
+import { acceptedAnswer } from './entry-points/http/routes/events.js';
 import { defaultWebRoot } from './entry-points/http/routes/web-app.js';
 import { createSettlementWaits } from './entry-points/http/settlement-waits.js';
 import { createEventReads } from './use-cases/event-reads.js';
@@ -129,6 +130,7 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     idempotency: createIdempotencyRepository(),
     loadEvent: events.load,
     logger,
+    answerOf: acceptedAnswer,
     submitter: { maxInFlight: config.SUBMIT_CONCURRENCY, maxBatch: config.SUBMIT_BATCH_SIZE },
   });
   // One LISTEN connection for the whole process wakes every request waiting for a settlement, and

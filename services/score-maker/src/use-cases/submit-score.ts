@@ -17,6 +17,14 @@ export interface SubmitScoreInput {
 }
 
 /**
+ * What a submission came to: the score accepted now, or, for a retry with the same Idempotency-Key,
+ * the first request's answer as it was stored.
+ */
+export type SubmitOutcome =
+  | { readonly kind: 'accepted'; readonly score: Score }
+  | { readonly kind: 'replayed'; readonly answer: StoredResponse };
+
+/**
  * POST /events/{id}/score: T1 of the saga (DESIGN.md §3). The event is checked against the cache (or
  * line-provider) first, so an unknown or closed event is refused before anything is written; the
  * saga still asks line-provider, which stays the authority. If line-provider cannot be reached and the
@@ -28,6 +36,11 @@ export function createSubmitScore(deps: {
   idempotency: IdempotencyRepository;
   loadEvent: (id: number) => Promise<EventView | null>;
   logger: Logger;
+  /**
+   * The answer stored with an Idempotency-Key, in the transaction that writes the score, and replayed
+   * as it is to the key's retries: the HTTP route's answer to an accepted score.
+   */
+  answerOf: (score: Score) => StoredResponse;
   now?: () => Date;
   /** How submissions without an Idempotency-Key are grouped into statements (score-submitter.ts). */
   submitter?: SubmitterOptions;
@@ -77,17 +90,14 @@ export function createSubmitScore(deps: {
     return score;
   };
 
-  return async (
-    input: SubmitScoreInput,
-    render: (score: Score) => StoredResponse,
-  ): Promise<StoredResponse> => {
+  return async (input: SubmitScoreInput): Promise<SubmitOutcome> => {
     const key = input.idempotency;
     if (!key) {
       await checkEvent(input.eventId);
       // No key: one statement, one round trip (an implicit transaction), shared with other submissions.
       const written = await write(undefined, input);
       crashPoint('api.after-commit');
-      return render(written);
+      return { kind: 'accepted', score: written };
     }
     const replayed = await db.transaction(async (tx) => {
       await idempotency.lock(tx, input.userId, key.key);
@@ -100,9 +110,9 @@ export function createSubmitScore(deps: {
       // Another request with this key may have committed since the first look.
       const stored = await idempotency.find(tx, input.userId, key.key);
       if (stored) return replayOrRefuse(stored, key.requestHash);
-      const response = render(await write(tx, input));
-      await idempotency.save(tx, input.userId, key.key, key.requestHash, response);
-      return response;
+      const score = await write(tx, input);
+      await idempotency.save(tx, input.userId, key.key, key.requestHash, deps.answerOf(score));
+      return { kind: 'accepted', score } as const;
     });
     crashPoint('api.after-commit');
     return answered;
@@ -112,14 +122,17 @@ export function createSubmitScore(deps: {
 function replayOrRefuse(
   stored: StoredResponse & { requestHash: string },
   requestHash: string,
-): StoredResponse {
+): SubmitOutcome {
   if (stored.requestHash !== requestHash) {
     throw new AppError(
       'IDEMPOTENCY_KEY_REUSED',
       'this Idempotency-Key was used with a different request in the last 24 hours',
     );
   }
-  return { statusCode: stored.statusCode, body: stored.body, location: stored.location };
+  return {
+    kind: 'replayed',
+    answer: { statusCode: stored.statusCode, body: stored.body, location: stored.location },
+  };
 }
 
 export type SubmitScore = ReturnType<typeof createSubmitScore>;

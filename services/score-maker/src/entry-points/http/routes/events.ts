@@ -5,6 +5,8 @@ import { Type } from 'typebox';
 import type { AuthHook } from '../auth.js';
 import { documentProblems } from '../openapi.js';
 import { createPageCache, notModified } from '../page-cache.js';
+import type { StoredResponse } from '../../../data-access/idempotency-repository.js';
+import type { Score } from '../../../domain/score.js';
 import type { EventReads } from '../../../use-cases/event-reads.js';
 import type { SubmitScore } from '../../../use-cases/submit-score.js';
 import {
@@ -39,6 +41,11 @@ const submitErrors = documentProblems(
   'VALIDATION_FAILED',
   'IDEMPOTENCY_KEY_REUSED',
 );
+
+/** The 202 to an accepted score; with an Idempotency-Key, stored and replayed as it is to retries. */
+export function acceptedAnswer(score: Score): StoredResponse {
+  return { statusCode: 202, body: scoreBody(score), location: `/scores/${score.id}` };
+}
 
 const states = { open: 'OPEN', closed: 'CLOSED', cancelled: 'CANCELLED', all: undefined } as const;
 
@@ -195,13 +202,16 @@ export const eventRoutes =
         const requestHash = createHash('sha256')
           .update(`POST ${eventId} ${JSON.stringify(request.body)}`)
           .digest('hex');
-        const response = await deps.submitScore(
-          { userId, eventId, rate: request.body.score, idempotency: key ? { key, requestHash } : undefined },
-          (score) => ({ statusCode: 202, body: scoreBody(score), location: `/scores/${score.id}` }),
-        );
-        if (response.location) void reply.header('location', response.location);
+        const outcome = await deps.submitScore({
+          userId,
+          eventId,
+          rate: request.body.score,
+          idempotency: key ? { key, requestHash } : undefined,
+        });
+        const answer = outcome.kind === 'replayed' ? outcome.answer : acceptedAnswer(outcome.score);
+        if (answer.location) void reply.header('location', answer.location);
         // Only 202s are stored and replayed (see submit-score.ts).
-        return reply.code(response.statusCode as 202).send(response.body);
+        return reply.code(answer.statusCode as 202).send(answer.body);
       },
     );
   };
