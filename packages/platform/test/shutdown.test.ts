@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { createShutdown, silentLogger } from '../src/index.js';
+import { waitFor } from '../src/testing/index.js';
 
 describe('shutdown', () => {
   it('when run, then steps stop in reverse order of registration, once, even if one fails', async () => {
@@ -37,7 +38,7 @@ describe('shutdown', () => {
     });
     shutdown.add('stuck', () => new Promise<void>(() => undefined));
     void shutdown.run('test');
-    await new Promise((r) => setTimeout(r, 150));
+    await waitFor(() => exits.length > 0, { what: 'the exit' });
     expect(exits).toEqual([1]);
   });
 });

@@ -106,9 +106,19 @@ describe('npm run start:line-provider (src/main.ts)', () => {
               (e, r) => (e ? reject(e) : resolve(r)),
             ),
           );
-          await new Promise((r) => setTimeout(r, 300));
+          // In flight: line-provider's statement waits for the blocker's row lock.
+          await waitFor(
+            async () =>
+              (
+                await tdb.db.query<{ n: number }>(
+                  `SELECT count(*)::int AS n FROM pg_stat_activity
+                   WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+                )
+              ).rows[0]!.n > 0,
+            { what: 'the ApplyScore to wait for the lock' },
+          );
           proc.child.kill('SIGTERM');
-          await new Promise((r) => setTimeout(r, 300));
+          await waitFor(() => proc.output().includes('shutting down'), { what: 'the shutdown to begin' });
           release();
           await held;
           await blocker.close();

@@ -5,6 +5,7 @@ import { fromBinary } from '@bufbuild/protobuf';
 import { FileDescriptorProtoSchema } from '@bufbuild/protobuf/wkt';
 import * as grpc from '@grpc/grpc-js';
 import { health, legacy, readDescriptorSet, reflection, reflectionV1alpha, v1 } from '@scoreline/contracts';
+import { waitFor } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createHealth } from '../src/entry-points/grpc/health.js';
 import { addReflection, serviceNameOf } from '../src/entry-points/grpc/reflection.js';
@@ -187,13 +188,9 @@ describe('gRPC health and reflection', () => {
         watch.on('end', resolve);
         watch.on('error', reject);
       });
-      const until = async (predicate: () => boolean) => {
-        while (!predicate()) await sleep(10);
-      };
-
-      await until(() => statuses.at(-1) === SERVING);
+      await waitFor(() => statuses.at(-1) === SERVING, { what: 'SERVING streamed' });
       databaseUp = false;
-      await until(() => statuses.at(-1) === NOT_SERVING);
+      await waitFor(() => statuses.at(-1) === NOT_SERVING, { what: 'NOT_SERVING streamed' });
       healthService.stop();
       await ended;
 
