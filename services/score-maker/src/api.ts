@@ -1,31 +1,41 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import {
+  createCloser,
   createMetrics,
   migrate,
   observePool,
-  openDatabase,
+  type Closer,
   type Database,
   type Logger,
   type Metrics,
 } from '@scoreline/platform';
 import type { ApiConfig } from './config.js';
 import { type EventsCache } from './data-access/events-cache.js';
-import { createMemoryEventsCache } from './data-access/events-cache-memory.js';
-import { createRedisEventsCache } from './data-access/events-cache-redis.js';
 import { createLocalEventsCache } from './data-access/events-cache-local.js';
 import { createIdempotencyRepository } from './data-access/idempotency-repository.js';
 import { createLineProviderAdmin } from './data-access/line-provider-admin.js';
-import { createLineProviderClient, type LineProviderClient } from './data-access/line-provider-client.js';
+import { type LineProviderClient } from './data-access/line-provider-client.js';
 import { createOperationsRepository } from './data-access/operations-repository.js';
 import { scoreMakerMigrations } from './data-access/migrations.js';
-import { createSagaRepository, SCORE_SETTLED_CHANNEL } from './data-access/saga-repository.js';
+import {
+  createSagaRepository,
+  SCORE_SETTLED_CHANNEL,
+  type SagaRepository,
+} from './data-access/saga-repository.js';
 import { createScoreRepository } from './data-access/score-repository.js';
 import { createAuthenticator } from './entry-points/http/auth.js';
-import { buildHttpServer, type HttpServer } from './entry-points/http/server.js';
+import { buildHttpServer, type HttpServer, type HttpServerDeps } from './entry-points/http/server.js';
 import { createLiveUpdates } from './entry-points/http/live-updates.js';
 import { acceptedAnswer } from './entry-points/http/routes/events.js';
 import { defaultWebRoot } from './entry-points/http/routes/web-app.js';
 import { createSettlementWaits } from './entry-points/http/settlement-waits.js';
+import {
+  openEventsCache,
+  openLineProviderClient,
+  openRedis,
+  openScoreMakerDatabase,
+  type Opening,
+} from './resources.js';
 import { createEventReads } from './use-cases/event-reads.js';
 import { createSubmitScore } from './use-cases/submit-score.js';
 
@@ -55,74 +65,76 @@ export interface ScoreMakerApiDeps {
   webRoot?: string;
 }
 
-/** The score-maker API's composition root. No module-level state: build as many as you like. */
+/**
+ * The score-maker API's composition root. No module-level state: build as many as you like. Each part
+ * defers its close on one closer as it is opened; stop() closes them in reverse order.
+ */
 export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiDeps): Promise<ScoreMakerApi> {
   const { logger } = deps;
-  const owned: (() => Promise<void> | void)[] = [];
+  const closer = createCloser();
   const metrics = deps.metrics ?? createMetrics();
-  const db =
-    deps.db ??
-    (await openDatabase({
-      url: config.SCORE_MAKER_DATABASE_URL,
-      logger,
-      maxConnections: config.SCORE_MAKER_DATABASE_POOL_SIZE,
-      applicationName: 'score-maker-api',
-    }));
-  if (!deps.db) owned.push(() => db.close());
+  const opening: Opening = { config, logger, closer };
+  const db = await openScoreMakerDatabase(opening, 'score-maker-api', deps.db);
   await migrate(db, scoreMakerMigrations, logger);
+  const redis = openRedis(opening);
+  const cache = openEventsCache(opening, deps.cache);
+  // The API only reads; ApplyScore/RevertScore are the worker's.
+  const lineProvider = openLineProviderClient(opening, { internalToken: '', metrics }, deps.lineProvider);
+  const parts = await openRequestParts(config, { db, cache, lineProvider, logger, metrics }, closer);
+  let closing = false;
+  const http = await buildHttpServer({
+    ...parts,
+    ...httpSettings(config, deps),
+    logger,
+    db,
+    metrics,
+    ops: opsSettings(config, { db, redis, lineProvider, sagas: parts.admin.sagas }, () => closing),
+    rateLimit: rateLimitSettings(config, redis),
+  });
+  // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, and waits for
+  // requests in flight before resolving.
+  closer.defer(() => http.close());
+  // First on stop: readiness says shutting down; requests waiting on Prefer: wait answer now rather
+  // than at the end of their wait; live streams end now and their clients reconnect (to another
+  // replica) with Last-Event-ID.
+  closer.defer(() => {
+    closing = true;
+    parts.waits.closeAll();
+    parts.live.closeAll();
+  });
 
-  const useRedis = !config.REDIS_URL.startsWith('memory:');
-  const redis = useRedis
-    ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    : undefined;
-  if (redis) {
-    redis.on('error', (error) =>
-      logger.warn({ err: error }, 'Redis connection error (rate limits, readiness)'),
-    );
-    owned.push(() =>
-      redis.quit().then(
-        () => undefined,
-        () => redis.disconnect(),
-      ),
-    );
-  }
-  const cache =
-    deps.cache ??
-    (useRedis
-      ? createRedisEventsCache({
-          url: config.REDIS_URL,
-          prefix: config.REDIS_PREFIX,
-          logger,
-          ttlMs: config.EVENTS_CACHE_TTL,
-        })
-      : createMemoryEventsCache({ logger, ttlMs: config.EVENTS_CACHE_TTL }));
-  if (!deps.cache) owned.push(() => cache.close());
-  const lineProvider =
-    deps.lineProvider ??
-    createLineProviderClient({
-      address: config.LINE_PROVIDER_ADDRESS,
-      internalToken: '', // the API only reads; ApplyScore/RevertScore are the worker's
-      logger,
-      callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
-      tls: config.lineProviderTls,
-      metrics,
-    });
-  if (!deps.lineProvider) owned.push(() => lineProvider.close());
+  return {
+    http,
+    db,
+    cache,
+    metrics,
+    start: () => listen(http, config, logger),
+    // Idempotent (the closer runs once): a test harness may stop what a test already stopped.
+    stop: () => closer.close(),
+  };
+}
 
+/**
+ * What requests use: events read through this process's memory, the submission of scores, the
+ * settlement waits and live streams woken by one LISTEN connection, and the operations console.
+ */
+async function openRequestParts(
+  config: ApiConfig,
+  opened: {
+    db: Database;
+    cache: EventsCache;
+    lineProvider: LineProviderClient;
+    logger: Logger;
+    metrics: Metrics;
+  },
+  closer: Closer,
+) {
+  const { db, lineProvider, logger } = opened;
   const scores = createScoreRepository();
-  const lineProviderAdmin = config.LINE_PROVIDER_ADMIN_TOKEN
-    ? createLineProviderAdmin({
-        address: config.LINE_PROVIDER_ADDRESS,
-        adminToken: config.LINE_PROVIDER_ADMIN_TOKEN,
-        callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
-        tls: config.lineProviderTls,
-      })
-    : undefined;
-  if (lineProviderAdmin) owned.push(() => lineProviderAdmin.dispose());
-  const sagas = createSagaRepository();
+  const admin = openAdmin(config, opened, closer);
   // In front of the shared cache: the hot paths read events from this process's memory.
-  const local = createLocalEventsCache(cache, { ttlMs: config.EVENTS_LOCAL_TTL });
-  owned.push(() => local.close());
+  const local = createLocalEventsCache(opened.cache, { ttlMs: config.EVENTS_LOCAL_TTL });
+  closer.defer(() => local.close());
   const events = createEventReads({ cache: local, lineProvider });
   const submitScore = createSubmitScore({
     db,
@@ -144,20 +156,47 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
     maxConnections: config.STREAM_MAX_CONNECTIONS,
     heartbeatMs: config.STREAM_HEARTBEAT,
   });
-  owned.push(
-    await db.listen(SCORE_SETTLED_CHANNEL, (payload) => {
-      waits.notify(payload);
-      void live.settled(payload);
-    }),
-  );
-  const unsubscribe = local.onInvalidate((change) => live.eventChanged(change));
-  owned.push(unsubscribe);
-  owned.push(observePool(metrics, 'score-maker-api', () => db.poolStats?.()));
-  let closing = false;
-  let stopped: Promise<void> | undefined;
+  const unlisten = await db.listen(SCORE_SETTLED_CHANNEL, (payload) => {
+    waits.notify(payload);
+    void live.settled(payload);
+  });
+  closer.defer(unlisten);
+  closer.defer(local.onInvalidate((change) => live.eventChanged(change)));
+  closer.defer(observePool(opened.metrics, 'score-maker-api', () => db.poolStats?.()));
+  return { events, submitScore, scores, waits, live, admin, freshnessMs: config.EVENTS_LOCAL_TTL };
+}
 
-  const http = await buildHttpServer({
-    logger,
+/** The operations console's repositories, and line-provider's admin client when its token is set. */
+function openAdmin(
+  config: ApiConfig,
+  opened: { db: Database; lineProvider: LineProviderClient },
+  closer: Closer,
+) {
+  const admin = config.LINE_PROVIDER_ADMIN_TOKEN
+    ? createLineProviderAdmin({
+        address: config.LINE_PROVIDER_ADDRESS,
+        adminToken: config.LINE_PROVIDER_ADMIN_TOKEN,
+        callTimeoutMs: config.LINE_PROVIDER_CALL_TIMEOUT,
+        tls: config.lineProviderTls,
+      })
+    : undefined;
+  if (admin) closer.defer(() => admin.dispose());
+  return {
+    db: opened.db,
+    sagas: createSagaRepository(),
+    operations: createOperationsRepository(),
+    admin,
+    pingLineProvider: () => opened.lineProvider.ping(),
+    stuckAfterMs: config.SAGA_STUCK_AFTER,
+  };
+}
+
+/** Sign-in (tokens, and the quick start's "sign in as"), and the web app. */
+function httpSettings(
+  config: ApiConfig,
+  deps: ScoreMakerApiDeps,
+): Pick<HttpServerDeps, 'authenticate' | 'webRoot' | 'quickstartSignIn'> {
+  return {
     authenticate: createAuthenticator({
       secret: config.JWT_SECRET,
       jwksUrl: config.JWT_JWKS_URL,
@@ -166,21 +205,6 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
       adminClaim: config.ADMIN_ROLE_CLAIM,
       adminRole: config.ADMIN_ROLE,
     }),
-    events,
-    freshnessMs: config.EVENTS_LOCAL_TTL,
-    submitScore,
-    db,
-    scores,
-    waits,
-    live,
-    admin: {
-      db,
-      sagas,
-      operations: createOperationsRepository(),
-      admin: lineProviderAdmin,
-      pingLineProvider: () => lineProvider.ping(),
-      stuckAfterMs: config.SAGA_STUCK_AFTER,
-    },
     webRoot: deps.webRoot ?? defaultWebRoot,
     ...(deps.quickstartSignIn && config.JWT_SECRET
       ? {
@@ -191,51 +215,41 @@ export async function buildScoreMakerApi(config: ApiConfig, deps: ScoreMakerApiD
           },
         }
       : {}),
-    metrics,
-    ops: {
-      closing: () => closing,
-      // Sagas in flight and compensations that keep failing, from the database both processes share.
-      details: async () => ({ sagas: await sagas.counts(db, config.SAGA_STUCK_AFTER) }),
-      checks: {
-        database: () => db.ping(),
-        ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
-        'line-provider': () => lineProvider.ping(),
-      },
-    },
-    rateLimit: {
-      redis,
-      prefix: config.REDIS_PREFIX,
-      scoresPerMinute: config.RATE_LIMIT_SCORES_PER_MINUTE,
-      readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
-    },
-  });
+  };
+}
 
+/** /readyz (with the sagas in flight) and /metrics. */
+function opsSettings(
+  config: ApiConfig,
+  opened: { db: Database; redis: Redis | undefined; lineProvider: LineProviderClient; sagas: SagaRepository },
+  closing: () => boolean,
+): HttpServerDeps['ops'] {
+  const { db, redis, lineProvider, sagas } = opened;
   return {
-    http,
-    db,
-    cache,
-    metrics,
-    async start() {
-      await http.listen({ host: config.SCORE_MAKER_HTTP_HOST, port: config.SCORE_MAKER_HTTP_PORT });
-      const address = http.server.address();
-      const port = typeof address === 'object' && address ? address.port : config.SCORE_MAKER_HTTP_PORT;
-      logger.info({ port }, 'score-maker API listening (HTTP)');
-      return { port };
-    },
-    stop() {
-      // Idempotent: a test harness may stop what a test already stopped.
-      stopped ??= (async () => {
-        closing = true;
-        // Requests waiting on Prefer: wait answer now rather than at the end of their wait.
-        waits.closeAll();
-        // Live streams end now; clients reconnect (to another replica) with Last-Event-ID.
-        live.closeAll();
-        // Fastify stops accepting, answers 503 to new requests on kept-alive sockets, and waits for
-        // requests in flight before resolving.
-        await http.close();
-        for (const close of owned.reverse()) await close();
-      })();
-      return stopped;
+    closing,
+    // Sagas in flight and compensations that keep failing, from the database both processes share.
+    details: async () => ({ sagas: await sagas.counts(db, config.SAGA_STUCK_AFTER) }),
+    checks: {
+      database: () => db.ping(),
+      ...(redis ? { redis: async () => void (await redis.ping()) } : {}),
+      'line-provider': () => lineProvider.ping(),
     },
   };
+}
+
+function rateLimitSettings(config: ApiConfig, redis: Redis | undefined): HttpServerDeps['rateLimit'] {
+  return {
+    redis,
+    prefix: config.REDIS_PREFIX,
+    scoresPerMinute: config.RATE_LIMIT_SCORES_PER_MINUTE,
+    readsPerMinute: config.RATE_LIMIT_READS_PER_MINUTE,
+  };
+}
+
+async function listen(http: HttpServer, config: ApiConfig, logger: Logger): Promise<{ port: number }> {
+  await http.listen({ host: config.SCORE_MAKER_HTTP_HOST, port: config.SCORE_MAKER_HTTP_PORT });
+  const address = http.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.SCORE_MAKER_HTTP_PORT;
+  logger.info({ port }, 'score-maker API listening (HTTP)');
+  return { port };
 }
