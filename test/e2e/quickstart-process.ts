@@ -5,7 +5,7 @@ import { pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import { expect } from 'vitest';
 import { waitFor } from '@scoreline/platform/testing';
-import { repoRoot, type Proc, type Target } from './walkthrough.js';
+import { repoRoot, spawnProc, type Proc, type Target } from './walkthrough.js';
 
 // What `npm start` runs; it finds tsx and the repository's tsconfig from where it is.
 const START = join(repoRoot, 'scripts/quickstart/start.mjs');
@@ -18,26 +18,8 @@ const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
  * banner is out, or the process has exited.
  */
 export async function startQuickstart(env: Record<string, string>, cwd = repoRoot): Promise<Proc> {
-  const child = spawn(process.execPath, [START], {
-    cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stdout.on('data', (c: Buffer) => (output += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (output += c.toString()));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  const proc: Proc = {
-    child,
-    output: () => output,
-    exited,
-    async stop() {
-      if (child.exitCode !== null) return child.exitCode;
-      child.kill('SIGTERM');
-      return exited;
-    },
-  };
-  await waitFor(() => output.includes('Press Ctrl-C to stop.') || child.exitCode !== null, {
+  const proc = spawnProc(process.execPath, [START], env, cwd);
+  await waitFor(() => proc.output().includes('Press Ctrl-C to stop.') || proc.child.exitCode !== null, {
     what: 'the quick start to be ready',
     // A first start creates the embedded database: seconds on a quiet machine, more on a busy one.
     timeoutMs: 120_000,
@@ -72,11 +54,16 @@ export function targetFrom(output: string, httpPort: string, grpcPort: string, a
   };
 }
 
-/** Runs a line as pasted into a new terminal (bash, this PATH and HOME only); returns $TOKEN after it. */
-export async function pasteForToken(line: string, cwd: string): Promise<{ token: string; stderr: string }> {
-  const child = spawn('bash', ['-c', `${line}\nprintf %s "$TOKEN"`], {
+/** Runs `command` to its end from `cwd` with this environment (and PATH, HOME); it must exit 0. */
+async function runToEnd(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string> = {},
+): Promise<{ stdout: string; stderr: string }> {
+  const child = spawn(command, args, {
     cwd,
-    env: { PATH: process.env.PATH, HOME: process.env.HOME },
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
   });
   let stdout = '';
   let stderr = '';
@@ -84,26 +71,21 @@ export async function pasteForToken(line: string, cwd: string): Promise<{ token:
   child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
   const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
   expect(code, stderr).toBe(0);
+  return { stdout, stderr };
+}
+
+/** Runs a line as pasted into a new terminal (bash, this PATH and HOME only); returns $TOKEN after it. */
+export async function pasteForToken(line: string, cwd: string): Promise<{ token: string; stderr: string }> {
+  const { stdout, stderr } = await runToEnd('bash', ['-c', `${line}\nprintf %s "$TOKEN"`], cwd);
   return { token: stdout, stderr };
 }
 
 /** `npm run token` run from `cwd` (which has no package.json: straight through node), reading its `.env`. */
 export async function tokenIn(cwd: string, user: string): Promise<{ token: string; stderr: string }> {
   const script = join(repoRoot, 'services/score-maker/src/entry-points/cli/token.ts');
-  const child = spawn(process.execPath, ['--import', TSX, script, '--user', user], {
-    cwd,
-    env: {
-      PATH: process.env.PATH,
-      HOME: process.env.HOME,
-      TSX_TSCONFIG_PATH: join(repoRoot, 'tsconfig.json'),
-    },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-  child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
-  expect(code, stderr).toBe(0);
+  const args = ['--import', TSX, script, '--user', user];
+  const env = { TSX_TSCONFIG_PATH: join(repoRoot, 'tsconfig.json') };
+  const { stdout, stderr } = await runToEnd(process.execPath, args, cwd, env);
   return { token: stdout.trim(), stderr };
 }
 

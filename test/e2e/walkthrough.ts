@@ -20,8 +20,18 @@ export interface Proc {
 
 /** Starts `node --import tsx <script>` from the repository root with this environment (and PATH). */
 export function run(script: string, env: Record<string, string>, args: string[] = []): Proc {
-  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
-    cwd: repoRoot,
+  return spawnProc(process.execPath, ['--import', 'tsx', script, ...args], env);
+}
+
+/** Starts `command` from `cwd` with this environment (and PATH, HOME), collecting what it writes. */
+export function spawnProc(
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+  cwd = repoRoot,
+): Proc {
+  const child = spawn(command, args, {
+    cwd,
     env: { PATH: process.env.PATH, HOME: process.env.HOME, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
