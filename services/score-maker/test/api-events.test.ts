@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { gunzipSync } from 'node:zlib';
 import { waitFor } from '@scoreline/platform/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createEvent } from '../../line-provider/test/helpers.js';
@@ -114,6 +115,40 @@ describe('GET /events from memory: ETag, If-None-Match, Cache-Control', () => {
     expect((await get('/events?limit=100', { 'if-none-match': etag })).statusCode).toBe(200);
   });
 
+  it('when the client takes gzip, then the page comes gzip-coded under an ETag of its own, equal to the identity page once decoded', async () => {
+    for (let i = 0; i < 8; i++) await createEvent(h.lp, `Compressed ${i}`); // over 1 KB a page
+    const url = '/events?limit=100&state=all';
+    const identity = await get(url);
+    expect(identity.headers.vary).toBe('accept-encoding');
+    expect(identity.headers['content-encoding']).toBeUndefined();
+    // Compressed once, off the request path: the first requests may still get the identity body.
+    const coded = await waitFor(
+      async () => {
+        const res = await get(url, { 'accept-encoding': 'br, gzip;q=0.8' });
+        return res.headers['content-encoding'] === 'gzip' && res;
+      },
+      { intervalMs: 5, what: 'a gzip-coded page' },
+    );
+    expect(coded.statusCode).toBe(200);
+    expect(coded.headers.vary).toBe('accept-encoding');
+    expect(coded.rawPayload.length).toBeLessThan(identity.rawPayload.length / 3);
+    expect(gunzipSync(coded.rawPayload).toString()).toBe(identity.body);
+    expect(coded.headers.etag).toBe(`${(identity.headers.etag as string).slice(0, -1)}.gz"`);
+    // Either representation's tag revalidates the page.
+    for (const tag of [identity.headers.etag, coded.headers.etag] as string[]) {
+      const res = await get(url, { 'if-none-match': tag, 'accept-encoding': 'gzip' });
+      expect(res.statusCode).toBe(304);
+      expect(res.headers.etag).toBe(coded.headers.etag);
+    }
+    // Refused or not offered: the identity body.
+    for (const acceptEncoding of ['gzip;q=0', 'br', 'identity', '*;q=0']) {
+      const res = await get(url, { 'accept-encoding': acceptEncoding });
+      expect(res.headers['content-encoding'], acceptEncoding).toBeUndefined();
+      expect(res.body).toBe(identity.body);
+    }
+    expect((await get(url, { 'accept-encoding': '*' })).headers['content-encoding']).toBe('gzip');
+  });
+
   it('when an event is read with its ETag, then 304 until its version changes', async () => {
     const event = await createEvent(h.lp, 'Tagged one');
     const first = await get(`/events/${event.id}`);
@@ -200,14 +235,25 @@ describe('rate limiting', () => {
         headers: { ...(await h.auth(user)), 'content-type': 'application/json' },
         payload: { score: 3 },
       });
-    const statuses = [];
-    for (let i = 0; i < 4; i++) statuses.push((await send('quinn')).statusCode);
-    expect(statuses).toEqual([202, 202, 202, 429]);
+    const answers = [];
+    for (let i = 0; i < 4; i++) answers.push(await send('quinn'));
+    expect(answers.map((r) => r.statusCode)).toEqual([202, 202, 202, 429]);
+    // Submissions say how much of the minute's budget is left.
+    expect(answers.map((r) => r.headers['x-ratelimit-remaining'])).toEqual(['2', '1', '0', '0']);
+    expect(answers[0]!.headers['x-ratelimit-limit']).toBe('3');
     const limited = await send('quinn');
     expect(limited.statusCode).toBe(429);
-    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    const retryAfter = Number(limited.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    expect(limited.headers['x-ratelimit-reset']).toBe(limited.headers['retry-after']);
     expect(limited.json()).toMatchObject({ status: 429, code: 'RATE_LIMITED' });
     expect((await send('rita')).statusCode).toBe(202);
+    // Reads count against a limit of their own, which score submissions did not use up; they do not
+    // carry the headers until they are refused.
+    const read = await get('/events');
+    expect(read.statusCode).toBe(200);
+    expect(read.headers['x-ratelimit-remaining']).toBeUndefined();
   });
 });
 

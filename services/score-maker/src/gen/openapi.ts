@@ -11,7 +11,7 @@ export interface paths {
     };
     /**
      * List events
-     * @description Open events by default; `state` filters, `cursor` pages. No token needed. Served from memory for the freshness window (see Cache-Control); with `If-None-Match`, 304 when the page has not changed.
+     * @description Open events by default; `state` filters, `cursor` pages. No token needed. Served from memory for the freshness window (see Cache-Control); with `If-None-Match`, 304 when the page has not changed. With `Accept-Encoding: gzip`, the page may come gzip-coded (`Content-Encoding: gzip`, an ETag of its own).
      */
     get: operations['listEvents'];
     put?: never;
@@ -350,6 +350,8 @@ export interface operations {
           ETag?: string;
           /** @description public, max-age=<the freshness window in seconds>: events may be this stale anyway */
           'Cache-Control'?: string;
+          /** @description accept-encoding: the listing may come gzip-coded */
+          Vary?: string;
           [name: string]: unknown;
         };
         content: {

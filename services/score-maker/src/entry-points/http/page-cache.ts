@@ -1,11 +1,18 @@
 import { createHash } from 'node:crypto';
+import { gzip } from 'node:zlib';
 
 export interface CachedPage {
   /** The response body, serialised once. */
   body: Buffer;
   /** A strong validator: a hash of exactly these bytes. */
   etag: string;
+  /** The body gzip-compressed, once made (see gzipped). */
+  gzip?: Buffer;
 }
+
+/** Bodies smaller than this are sent as they are: compressing would save next to nothing. */
+const GZIP_FROM_BYTES = 1024;
+const compressing = new WeakSet<CachedPage>();
 
 interface Held extends CachedPage {
   version: number;
@@ -17,14 +24,53 @@ export function etagOf(body: Buffer | string): string {
   return `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"`;
 }
 
+/** The strong ETag of a page's gzip-coded representation: another validator than the identity one's. */
+export function gzipEtag(etag: string): string {
+  return `${etag.slice(0, -1)}.gz"`;
+}
+
 /**
- * RFC 9110 §13.1.2: If-None-Match matches when any listed tag equals ours by weak comparison, or is `*`.
+ * Whether an Accept-Encoding header (RFC 9110 §12.5.3) takes gzip: `gzip`, `x-gzip` or `*` with a q
+ * above 0, unless gzip itself is listed with q=0.
  */
-export function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
+export function acceptsGzip(acceptEncoding: string | undefined): boolean {
+  if (!acceptEncoding) return false;
+  let wildcard = false;
+  for (const part of acceptEncoding.split(',')) {
+    const [name = '', ...params] = part.split(';');
+    const coding = name.trim().toLowerCase();
+    if (coding !== 'gzip' && coding !== 'x-gzip' && coding !== '*') continue;
+    const q = params.map((p) => p.trim().toLowerCase()).find((p) => p.startsWith('q='));
+    const allowed = q === undefined || Number(q.slice(2)) > 0;
+    if (coding !== '*') return allowed;
+    wildcard = allowed;
+  }
+  return wildcard;
+}
+
+/**
+ * The page's gzip-coded body, if it has been made. The first call starts compressing it off the event
+ * loop and answers undefined: callers send the identity body until it is ready, never wait for it.
+ */
+export function gzipped(page: CachedPage): Buffer | undefined {
+  if (page.gzip || page.body.length < GZIP_FROM_BYTES || compressing.has(page)) return page.gzip;
+  compressing.add(page);
+  gzip(page.body, (error, compressed) => {
+    if (!error) page.gzip = compressed;
+  });
+  return undefined;
+}
+
+/**
+ * RFC 9110 §13.1.2: If-None-Match matches when any listed tag equals one of ours (the representations of
+ * one body) by weak comparison, or is `*`.
+ */
+export function notModified(ifNoneMatch: string | undefined, ...etags: string[]): boolean {
   if (!ifNoneMatch) return false;
   for (const raw of ifNoneMatch.split(',')) {
     const tag = raw.trim();
-    if (tag === '*' || tag === etag || tag === `W/${etag}`) return true;
+    if (tag === '*') return true;
+    for (const etag of etags) if (tag === etag || tag === `W/${etag}`) return true;
   }
   return false;
 }

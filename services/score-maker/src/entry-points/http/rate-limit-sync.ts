@@ -138,23 +138,36 @@ export function createSyncedCounters(options: SyncedCountersOptions) {
     return c;
   }
 
+  /**
+   * Admits (current ≤ max) or refuses (current > max) without waiting, which is what nearly every
+   * request gets; undefined when this replica's allowance is used up until the next sync (then take()).
+   */
+  function decideNow(
+    key: string,
+    windowMs: number,
+    max: number,
+  ): { current: number; ttl: number } | undefined {
+    const c = counter(key, windowMs);
+    const ttl = Math.max(0, c.resetAt - Date.now());
+    if (c.known + c.unsynced >= max) return { current: max + 1, ttl };
+    if (c.unsynced >= Math.max(1, Math.floor(max * options.blockShare))) return undefined;
+    c.unsynced += 1;
+    schedule(false);
+    return { current: c.known + c.unsynced, ttl };
+  }
+
   return {
+    decideNow,
+
     /** Admits (current ≤ max), refuses (current > max), or says Redis could not be reached. */
     async take(key: string, windowMs: number, max: number): Promise<Decision> {
-      const block = Math.max(1, Math.floor(max * options.blockShare));
       for (;;) {
-        const c = counter(key, windowMs);
-        const ttl = Math.max(0, c.resetAt - Date.now());
-        if (c.known + c.unsynced >= max) return { current: max + 1, ttl };
-        if (c.unsynced < block) {
-          c.unsynced += 1;
-          schedule(false);
-          return { current: c.known + c.unsynced, ttl };
-        }
+        const decided = decideNow(key, windowMs, max);
+        if (decided) return decided;
         // This replica's allowance is used up until Redis has heard of it: wait for that sync.
         if (closed) return 'unavailable';
         await new Promise<void>((resolve) => {
-          c.waiting.push(resolve);
+          counter(key, windowMs).waiting.push(resolve);
           schedule(true);
         });
         if (lastFailed) return 'unavailable';

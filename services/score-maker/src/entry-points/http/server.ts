@@ -1,4 +1,3 @@
-import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
@@ -9,7 +8,8 @@ import { adminHook, authHook, type Authenticate, type Principal } from './auth.j
 import { openApiOptions } from './openapi.js';
 import { answerClientError, errorHandler, instanceOf, problem, sendProblem } from './problem.js';
 import { BODY_LIMIT_BYTES } from './problem-types.js';
-import { fallbackRateLimitStore } from './rate-limit-store.js';
+import { createRateLimiter, type RateLimit } from './rate-limit.js';
+import { lazyRequestLogger } from './request-logger.js';
 import { adminRoutes, type AdminRoutesDeps } from './routes/admin.js';
 import { eventRoutes, type EventRoutesDeps } from './routes/events.js';
 import { opsRoutes, type OpsRoutesDeps } from './routes/ops.js';
@@ -57,6 +57,8 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     loggerInstance: deps.logger,
     // Per-request log lines cost throughput; the metrics carry request counts and durations instead.
     logController: new LogController({ disableRequestLogging: true }),
+    // …and request.log is made only when something logs through it.
+    childLoggerFactory: lazyRequestLogger,
     bodyLimit: BODY_LIMIT_BYTES,
     // Shutting down is answered below, as a problem like every other error.
     return503OnClosing: false,
@@ -82,11 +84,11 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   );
   // From the moment shutdown begins, requests still arriving on kept-alive connections are turned away
   // before any work, so that the client retries on another replica.
-  app.addHook('onRequest', async (request, reply) => {
-    if (!deps.ops.closing()) return;
-    void reply.header('connection', 'close');
-    return sendProblem(
-      reply,
+  // Hooks on every request take a callback rather than returning a promise: one microtask less each.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!deps.ops.closing()) return done();
+    void sendProblem(
+      reply.header('connection', 'close'),
       problem('UNAVAILABLE', 'this API instance is shutting down; retry', { instance: instanceOf(request) }),
     );
   });
@@ -97,10 +99,11 @@ export async function buildHttpServer(deps: HttpServerDeps) {
     name: 'scoreline_scores_accepted_total',
     help: 'Scores accepted (202) by the API',
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     const route = request.routeOptions.url ?? 'unmatched';
     duration.observe({ method: request.method, route, status: reply.statusCode }, reply.elapsedTime / 1000);
     if (reply.statusCode === 202) scoresAccepted.inc();
+    done();
   });
 
   await app.register(swagger, openApiOptions);
@@ -108,29 +111,23 @@ export async function buildHttpServer(deps: HttpServerDeps) {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 
   const { redis, prefix, scoresPerMinute, readsPerMinute } = deps.rateLimit;
-  const store = redis
-    ? fallbackRateLimitStore({ redis, namespace: `${prefix}:rate-limit:`, logger: deps.logger })
-    : undefined;
-  if (store) app.addHook('onClose', () => store.close());
-  await app.register(rateLimit, {
-    global: true,
-    max: readsPerMinute,
-    timeWindow: 60_000,
-    hook: 'preHandler',
-    // Counted in Redis across replicas; per replica in memory while Redis is unreachable.
-    ...(store ? { store } : {}),
-    // Signed-in requests are limited per user, anonymous ones per client address.
-    keyGenerator: (request) => request.userId ?? request.ip,
-    allowList: (request) => ['/healthz', '/readyz', '/metrics'].includes(request.url),
-    errorResponseBuilder: (_request, context) =>
-      Object.assign(
-        new Error(`rate limit reached: ${context.max} requests per minute; retry in ${context.after}`),
-        {
-          statusCode: 429,
-          code: 'RATE_LIMITED',
-        },
-      ),
+  // Counted in Redis across replicas; per replica in memory while Redis is unreachable (or not used).
+  const limiter = createRateLimiter({ redis, namespace: `${prefix}:rate-limit:`, logger: deps.logger });
+  app.addHook('onClose', (_app, done) => {
+    limiter.close();
+    done();
   });
+  // Signed-in requests are limited per user, anonymous ones per client address. A route may name a
+  // limit of its own (config.rateLimit: score submissions); every other request counts as a read.
+  const reads: RateLimit = { max: readsPerMinute, scope: 'reads:', headers: false };
+  const scores: RateLimit = { max: scoresPerMinute, scope: 'scores:', headers: true };
+  const unlimited = new Set(['/healthz', '/readyz', '/metrics']);
+  app.addHook(
+    'preHandler',
+    limiter.hook(
+      (request) => request.routeOptions.config.rateLimit ?? (unlimited.has(request.url) ? undefined : reads),
+    ),
+  );
 
   const authenticate = authHook(deps.authenticate);
   await app.register(
@@ -138,7 +135,7 @@ export async function buildHttpServer(deps: HttpServerDeps) {
       events: deps.events,
       submitScore: deps.submitScore,
       authenticate,
-      scoreRateLimit: { max: scoresPerMinute, timeWindow: 60_000 },
+      scoreRateLimit: scores,
       freshnessMs: deps.freshnessMs ?? 1000,
     }),
   );
