@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import net from 'node:net';
-import { pino } from 'pino';
+import { Redis } from 'ioredis';
+import { pino, type Logger } from 'pino';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { topicKeys } from '../src/broker/redis-scripts.js';
 import {
   createMemoryBroker,
   createRedisBroker,
@@ -166,6 +168,96 @@ describe.skipIf(!testServices().redisUrl)(`Redis (streams)${redisSkipReason()}`,
       await new Promise((r) => setTimeout(r, 800));
       expect(seen).toHaveLength(2);
       expect(await other.depth(t)).toBe(0);
+    });
+  });
+
+  describe('entries it cannot read, a hook that throws, many finishes at once', () => {
+    const cleanup: (() => Promise<void>)[] = [];
+    afterEach(async () => {
+      for (const step of cleanup.splice(0).reverse()) await step();
+    });
+    const logged = (lines: string[], msg: string) =>
+      lines.filter((line) => (JSON.parse(line) as { msg: string }).msg === msg).length;
+    /** A broker on a prefix of its own, a plain connection to look at its keys, and a fresh topic. */
+    const open = (logger: Logger) => {
+      const redis = createTestRedis();
+      const raw = new Redis(redis.url);
+      const broker = createRedisBroker({ url: redis.url, prefix: redis.prefix, logger });
+      cleanup.push(() => redis.dispose());
+      cleanup.push(() => raw.quit().then(() => undefined));
+      cleanup.push(() => broker.close());
+      const topic = `t-${randomUUID().slice(0, 8)}`;
+      const keys = topicKeys(redis.prefix, topic);
+      /** Nothing left in the stream (pending or not) nor in the dedup hash: every entry was finished. */
+      const drained = async () =>
+        (await raw.xlen(keys.stream)) === 0 && (await raw.hlen(keys.ids)) === 0 ? true : undefined;
+      return { broker, raw, topic, keys, drained };
+    };
+
+    it('when stream entries cannot be read, then each is logged and dropped, and the messages beside them are delivered', async () => {
+      const { lines, logger } = recordingLogger();
+      const { broker, raw, topic, keys, drained } = open(logger);
+      await broker.publish(topic, [message(0)]);
+      await raw.xadd(keys.stream, '*', 'a', '1', 'm', '{not json');
+      await raw.xadd(keys.stream, '*', 'm', JSON.stringify(message(8))); // no attempt number
+      // 'm' only as a value: the message after it is a field's name, not the value of an 'm' field.
+      await raw.xadd(keys.stream, '*', 'k', 'm', JSON.stringify(message(9)), 'v', 'a', '1');
+      await broker.publish(topic, [message(1)]);
+      const seen: number[] = [];
+      broker.consumeBatch<{ n: number }>(topic, async (ds) => void seen.push(...ds.map((d) => d.payload.n)), {
+        maxBatch: 10,
+      });
+      await waitFor(drained, { what: 'every entry finished' });
+      expect(seen).toEqual([0, 1]);
+      expect(logged(lines, 'unreadable stream entry dropped')).toBe(3);
+    });
+
+    it('when onExhausted throws, then that is logged and the message is still dropped, once', async () => {
+      const { lines, logger } = recordingLogger();
+      const { broker, topic, drained } = open(logger);
+      let exhausted = 0;
+      broker.consume(
+        topic,
+        async () => {
+          throw new Error('handler fails');
+        },
+        {
+          maxAttempts: 1,
+          onExhausted: () => {
+            exhausted++;
+            throw new Error('hook fails');
+          },
+        },
+      );
+      await broker.publish(topic, [message(0)]);
+      await waitFor(drained, { what: 'the message dropped' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(exhausted).toBe(1);
+      expect(logged(lines, 'onExhausted failed')).toBe(1);
+    });
+
+    it('when many batches finish at once, then every entry is acknowledged and none is delivered twice', async () => {
+      const { broker, topic, drained } = open(silentLogger());
+      const sent = Array.from({ length: 2_500 }, (_, n) => message(n));
+      await broker.publish(topic, sent);
+      const seen: string[] = [];
+      // Every batch waits until all were handed out, so that their finishes queue up behind one another
+      // and are coalesced into script calls of a bounded size.
+      let release!: () => void;
+      const allTaken = new Promise<void>((resolve) => (release = resolve));
+      broker.consumeBatch(
+        topic,
+        async (ds) => {
+          seen.push(...ds.map((d) => d.id));
+          if (seen.length === sent.length) release();
+          await allTaken;
+        },
+        { maxBatch: 250, concurrency: 10 },
+      );
+      await waitFor(drained, { what: 'every entry finished' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect(seen).toHaveLength(sent.length);
+      expect(new Set(seen)).toEqual(new Set(sent.map((m) => m.id)));
     });
   });
 
