@@ -25,20 +25,13 @@
  */
 import { availableParallelism } from 'node:os';
 import autocannon from 'autocannon';
-import { cpuPerUnit, cpuUse, describeCpu, sampleCpu, type Pids } from '../lib2/cpu.js';
-import { pick } from '../lib2/load.js';
-import { parseOptions, SHARED } from '../lib2/options.js';
-import { pgBaseline } from '../lib2/pg-baseline.js';
-import { startReference } from '../lib2/reference-servers.js';
-import {
-  disableNotify,
-  JWT_SECRET,
-  runBench,
-  startApi,
-  startLineProvider,
-  UNLIMITED,
-} from '../lib2/setup.js';
-import { userTokens } from '../lib2/user-tokens.js';
+import { cpuPerUnit, cpuUse, describeCpu, sampleCpu, type Pids } from '../lib/cpu.js';
+import { pick } from '../lib/load.js';
+import { parseOptions, SHARED } from '../lib/options.js';
+import { pgBaseline } from '../lib/pg-baseline.js';
+import { startReference } from '../lib/reference-servers.js';
+import { disableNotify, JWT_SECRET, runBench, startApi, startLineProvider, UNLIMITED } from '../lib/setup.js';
+import { userTokens } from '../lib/user-tokens.js';
 
 const LP_DB = 'scoreline_bench_api_lp';
 const SM_DB = 'scoreline_bench_api_sm';

@@ -19,12 +19,12 @@
  * `npm test`: it prints figures and ratios.
  */
 import { availableParallelism } from 'node:os';
-import { cpuPerUnit, cpuUse, describeCpu, sampleCpu, type Pids } from '../lib2/cpu.js';
-import { runClosedLoop } from '../lib2/load.js';
-import { parseOptions, SHARED } from '../lib2/options.js';
-import { startReference } from '../lib2/reference-servers.js';
-import { disableNotify, runBench, startLineProvider } from '../lib2/setup.js';
-import { counts, median, summarize } from '../lib2/stats.js';
+import { cpuPerUnit, cpuUse, describeCpu, sampleCpu, type Pids } from '../lib/cpu.js';
+import { runClosedLoop } from '../lib/load.js';
+import { parseOptions, SHARED } from '../lib/options.js';
+import { startReference } from '../lib/reference-servers.js';
+import { disableNotify, runBench, startLineProvider } from '../lib/setup.js';
+import { counts, median, summarize } from '../lib/stats.js';
 import { createApplyWorkload } from './workload.js';
 
 const DB = 'scoreline_bench_lp';

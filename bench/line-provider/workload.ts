@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { v1 } from '@scoreline/contracts';
-import { grpcCall, INTERNAL_TOKEN } from '../lib2/setup.js';
+import { grpcCall, INTERNAL_TOKEN } from '../lib/setup.js';
 
 /**
  * The ApplyScore mix: three items in four apply a new score (fresh UUID, version 1, a random event,

@@ -18,10 +18,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort, ROOT } from '../lib2/children.js';
-import { processCpuSeconds } from '../lib2/cpu.js';
-import { parseOptions } from '../lib2/options.js';
-import { median } from '../lib2/stats.js';
+import { freePort, ROOT } from '../lib/children.js';
+import { processCpuSeconds } from '../lib/cpu.js';
+import { parseOptions } from '../lib/options.js';
+import { median } from '../lib/stats.js';
 
 const READY = 'Press Ctrl-C to stop.';
 const o = parseOptions('npm run bench:quickstart -- [--runs 3] [--npm]', {

@@ -1,10 +1,10 @@
 import type { ChildProcess } from 'node:child_process';
 import type { Database } from '@scoreline/platform';
-import { cpuPerUnit, cpuUse, sampleCpu, type CpuSample, type Pids } from '../lib2/cpu.js';
-import { epochMs, postScore, runClosedLoop, type ApiTarget } from '../lib2/load.js';
-import { counts, ms } from '../lib2/stats.js';
-import { JWT_SECRET } from '../lib2/setup.js';
-import { userTokens } from '../lib2/user-tokens.js';
+import { cpuPerUnit, cpuUse, sampleCpu, type CpuSample, type Pids } from '../lib/cpu.js';
+import { epochMs, postScore, runClosedLoop, type ApiTarget } from '../lib/load.js';
+import { counts, ms } from '../lib/stats.js';
+import { JWT_SECRET } from '../lib/setup.js';
+import { userTokens } from '../lib/user-tokens.js';
 
 /**
  * A backlog drain: how fast the saga settles scores that are all waiting when the workers start, and

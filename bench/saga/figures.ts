@@ -1,5 +1,5 @@
-import type { runOpenLoop } from '../lib2/load.js';
-import { counts, describe, int, mean, ms, slope, summarize } from '../lib2/stats.js';
+import type { runOpenLoop } from '../lib/load.js';
+import { counts, describe, int, mean, ms, slope, summarize } from '../lib/stats.js';
 import type { Sample, Tracked } from './watch.js';
 
 /** A backlog that grows by more than this share of the offered rate each second is "growing". */

@@ -40,11 +40,11 @@ import { availableParallelism } from 'node:os';
 import type { ChildProcess } from 'node:child_process';
 import { EVENT_CHANGED_TOPIC } from '@scoreline/contracts';
 import { openBroker, silentLogger } from '@scoreline/platform';
-import { freePort, stopChild } from '../lib2/children.js';
-import { cpuPerUnit, cpuUse, describeCpu, sampleCpu } from '../lib2/cpu.js';
-import { pick, postScore, runOpenLoop, stopLoad } from '../lib2/load.js';
-import { parseOptions, SHARED } from '../lib2/options.js';
-import { pgBaseline } from '../lib2/pg-baseline.js';
+import { freePort, stopChild } from '../lib/children.js';
+import { cpuPerUnit, cpuUse, describeCpu, sampleCpu } from '../lib/cpu.js';
+import { pick, postScore, runOpenLoop, stopLoad } from '../lib/load.js';
+import { parseOptions, SHARED } from '../lib/options.js';
+import { pgBaseline } from '../lib/pg-baseline.js';
 import {
   config,
   disableNotify,
@@ -54,9 +54,9 @@ import {
   startLineProvider,
   startWorker,
   waitForReadyz,
-} from '../lib2/setup.js';
-import { ms } from '../lib2/stats.js';
-import { userTokens } from '../lib2/user-tokens.js';
+} from '../lib/setup.js';
+import { ms } from '../lib/stats.js';
+import { userTokens } from '../lib/user-tokens.js';
 import { runDrain } from './drain.js';
 import { figures, GROWTH_THRESHOLD, type PhaseLoad } from './figures.js';
 import { stageBreakdown } from './stages.js';

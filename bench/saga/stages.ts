@@ -1,5 +1,5 @@
 import type { Database } from '@scoreline/platform';
-import { ms, summarize } from '../lib2/stats.js';
+import { ms, summarize } from '../lib/stats.js';
 import type { Tracked } from './watch.js';
 
 /**

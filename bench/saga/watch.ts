@@ -1,5 +1,5 @@
 import { periodic, silentLogger, type Broker, type Database } from '@scoreline/platform';
-import { epochMs } from '../lib2/load.js';
+import { epochMs } from '../lib/load.js';
 
 /**
  * What bench/saga watches while the load runs, straight from the databases and Redis (never over the

@@ -40,7 +40,7 @@ import {
   type PrivatePostgres,
   type PrivateRedis,
 } from '@scoreline/platform/testing';
-import { userTokens } from '../../bench/user-tokens.js';
+import { userTokens } from '../../bench/lib/user-tokens.js';
 import { planFaults, runFaults } from './faults.js';
 import { runLoad, type LoadResult } from './load.js';
 import { ManagedProcess, type ProcessKind, type UnexpectedExit } from './processes.js';

@@ -65,11 +65,12 @@ export interface RedisBrokerOptions {
  * to active and locked, completed and trimmed, each its own round trip, about 38 Redis commands a
  * message counting those inside the scripts; here publishing costs two commands a message inside one
  * script call per publish, and a batch is one XREADGROUP and one finishing call whatever its size.
- * bench/broker.ts (npm run bench:broker): 20,000 messages published 200 a call, BullMQ → consume →
- * consumeBatch of 200, ranges over three runs on a 2-core machine shared with other work: Redis
- * commands a message 38 → 2.4 → 2.0; Redis CPU a message 108–142 → 16–21 → 9–11 µs; the publishing
- * and consuming process's CPU a message 149–215 → 34–56 → 17–21 µs; messages a second 1.9k–4.9k →
- * 10k–21k → 18k–41k (wall time is the noisy figure on that machine; the costs a message held).
+ * Measured when the choice was made (a benchmark since removed): 20,000 messages published 200 a
+ * call, BullMQ → consume → consumeBatch of 200, ranges over three runs on a 2-core machine shared with
+ * other work: Redis commands a message 38 → 2.4 → 2.0; Redis CPU a message 108–142 → 16–21 → 9–11
+ * µs; the publishing and consuming process's CPU a message 149–215 → 34–56 → 17–21 µs; messages a
+ * second 1.9k–4.9k → 10k–21k → 18k–41k (wall time is the noisy figure on that machine; the costs a
+ * message held).
  */
 export function createRedisBroker(options: RedisBrokerOptions): Broker {
   const { logger } = options;
