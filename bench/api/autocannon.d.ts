@@ -19,6 +19,8 @@ declare module 'autocannon' {
       statusCodeStats: Record<string, { count: number }>;
       latency: { p50: number; p99: number };
       requests: { mean: number; sent: number };
+      /** Bytes a second received (the mean of the per-second counts). */
+      throughput: { mean: number };
     }
     type Instance = { stop(): void };
   }

@@ -14,8 +14,9 @@
  * 4. The baseline of ../shared/bench/pg-baseline.sh (lib/pg-baseline.ts) at the same concurrency and
  *    duration: the same durable work straight into PostgreSQL with pgbench, one statement (the physical
  *    limit) and an explicit transaction (the target's base).
- * 5. GET /events (served from the API's memory) against a Fastify hello-world, same autocannon settings,
- *    and the same GET revalidated with If-None-Match (304s).
+ * 5. GET /events (served from the API's memory) against a Fastify hello-world, same autocannon settings:
+ *    as it is, with Accept-Encoding: gzip (the page compressed once, as browsers get it), and
+ *    revalidated with If-None-Match (304s).
  * Each phase prints req/s, p50/p99, where the CPU went (/proc) and CPU µs per request by process.
  * Experiments: `--set` passes settings to both children (SCORE_MAKER_DATABASE_POOL_SIZE=N,
  * SUBMIT_BATCH_SIZE=1 for a statement per score, REDIS_URL=memory:// for in-process events cache and
@@ -157,6 +158,14 @@ await runBench(setup, async (bench) => {
     const firstPage = ((await first.json()) as { events?: unknown[] }).events?.length ?? 0;
     const headers = { 'if-none-match': first.headers.get('etag') ?? '' };
     const get = await phase({ url: `${api.base}/events`, connections: o['get-connections'] }, services);
+    // The same listing to a client that takes gzip, as browsers and CDNs do: the page compressed once.
+    const gzip = { 'accept-encoding': 'gzip' };
+    const coded = await fetch(`${api.base}/events`, { headers: gzip });
+    const codedBytes = (await coded.arrayBuffer()).byteLength; // fetch decodes: the identity length
+    const getGzip = await phase(
+      { url: `${api.base}/events`, connections: o['get-connections'], headers: gzip },
+      services,
+    );
     // Revalidations with the ETag just read: 304 while the page is unchanged (no scores flow now).
     const revalidate = await phase(
       { url: `${api.base}/events`, connections: o['get-connections'], headers },
@@ -170,7 +179,8 @@ await runBench(setup, async (bench) => {
     const total = answered(revalidate.result);
     lines.push(
       `${row('GET /events (cache)', get.result)}  (${o['get-connections']} connections)`,
-      `${row('Fastify hello-world', ref.result)}   ratio ${(get.result.requests.mean / helloRate).toFixed(2)}`,
+      `${row('GET /events, gzip', getGzip.result)}  (${coded.headers.get('content-encoding') ?? 'identity'}, ${fmt(getGzip.result.throughput.mean / Math.max(1, getGzip.result.requests.mean))} bytes a response against ${fmt(get.result.throughput.mean / Math.max(1, get.result.requests.mean))} identity; ${codedBytes} bytes of JSON)`,
+      `${row('Fastify hello-world', ref.result)}   ratio ${(get.result.requests.mean / helloRate).toFixed(2)}, gzip ${(getGzip.result.requests.mean / helloRate).toFixed(2)}`,
       `${row('GET /events → 304', revalidate.result, total / o.seconds, '')}   304s ${count(revalidate.result, 304)} of ${total}   ratio to hello-world ${(total / o.seconds / helloRate).toFixed(2)}`,
     );
     if (problems(get.result)) cpuLines.push(`GET problems: ${problems(get.result)}`);
@@ -179,6 +189,7 @@ await runBench(setup, async (bench) => {
       ...(
         [
           ['GET', get],
+          ['GET gzip', getGzip],
           ['304', revalidate],
           ['hello', ref],
         ] as const
@@ -187,7 +198,7 @@ await runBench(setup, async (bench) => {
         `CPU µs per request, ${name}: ${p.perRequest}`,
       ]),
     );
-    noises.push(get.noise, revalidate.noise, ref.noise);
+    noises.push(get.noise, getGzip.noise, revalidate.noise, ref.noise);
   }
   const experiments = [
     ...Object.entries(o.overrides).map(([k, v]) => `${k}=${v}`),
