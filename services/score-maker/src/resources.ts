@@ -55,6 +55,7 @@ export async function openScoreMakerDatabase(
     logger,
     maxConnections: config.SCORE_MAKER_DATABASE_POOL_SIZE,
     applicationName,
+    planEveryCall: true,
   });
   closer.defer(() => db.close());
   return db;

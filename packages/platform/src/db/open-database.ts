@@ -13,6 +13,8 @@ export interface DatabaseSettings {
   logger: Logger;
   maxConnections?: number;
   applicationName?: string;
+  /** A server's connections plan each statement on every call (see PostgresOptions.planEveryCall). */
+  planEveryCall?: boolean;
 }
 
 export async function openDatabase(settings: DatabaseSettings): Promise<Database> {
@@ -30,5 +32,6 @@ export async function openDatabase(settings: DatabaseSettings): Promise<Database
     logger: settings.logger,
     maxConnections: settings.maxConnections,
     applicationName: settings.applicationName,
+    planEveryCall: settings.planEveryCall,
   });
 }

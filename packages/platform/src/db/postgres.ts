@@ -14,6 +14,11 @@ export interface PostgresOptions {
   applicationName?: string;
   /** Abort statements running longer than this (ms); 0 leaves the server default. */
   statementTimeoutMs?: number;
+  /**
+   * Plan prepared statements on every call (plan_cache_mode = force_custom_plan) instead of letting
+   * PostgreSQL settle on one generic plan per connection: see PLAN_EVERY_CALL.
+   */
+  planEveryCall?: boolean;
 }
 
 const parseInt8 = (value: string) => Number(value);
@@ -23,15 +28,16 @@ const parseInt8 = (value: string) => Number(value);
  * parses it once per connection instead of on every call. Statements are few and fixed, so the
  * per-connection cache stays small; scripts without parameters (migrations) run unprepared.
  *
- * They are planned on every call, though (PLAN_CACHE_MODE): left to itself, PostgreSQL switches a
- * prepared statement to one generic plan after five calls and keeps it for the connection's life, or
- * until the table is analyzed again. A generic plan made while a table was nearly empty (a service
- * started on a new database) scans the table where an index would do, and goes on scanning it as the
- * table grows: measured at 500 scores/s, the worker's statements on `scores` and the relays' claims on
- * `outbox` read about a million rows a second that way, and the p99 from 202 to settled was 101 ms
- * against 42 ms with a plan made for each call (the planning costs about what the scans did in CPU).
+ * After five calls PostgreSQL may switch a prepared statement to one generic plan and keep it for the
+ * connection's life, or until the table is analyzed again. A generic plan made while a table was
+ * nearly empty (a service started on a new database, autovacuum off or not yet run) scans the table
+ * where an index would do, and goes on scanning it as the table grows: at 500 scores/s score-maker's
+ * statements on `scores` read about a million rows a second that way. `planEveryCall` pools plan each
+ * call instead, which costs about what those scans did in CPU and removes the scans and their
+ * latency. line-provider's statements are its batch functions, whose plans are kept on purpose
+ * (planning them on each call doubles their CPU) and guarded against such scans by migration 0006.
  */
-const PLAN_CACHE_MODE = 'SET plan_cache_mode = force_custom_plan';
+export const PLAN_EVERY_CALL = 'SET plan_cache_mode = force_custom_plan';
 const statementNames = new Map<string, string>();
 function prepared(text: string, params: readonly unknown[] | undefined): pg.QueryConfig {
   if (!params) return { text };
@@ -95,6 +101,13 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     connectionTimeoutMillis: 10_000,
     idleTimeoutMillis: 30_000,
     types,
+    // pg-pool awaits what onConnect returns before it hands the connection out (its types say void).
+    ...(options.planEveryCall && {
+      // eslint-disable-next-line @typescript-eslint/no-misused-promises
+      onConnect: async (client: pg.ClientBase) => {
+        await client.query(PLAN_EVERY_CALL);
+      },
+    }),
   });
   // An idle client whose server connection drops is re-emitted here; without a handler it would crash
   // the process. The client's own listener below has logged it already; the pool replaces it on next use.
@@ -108,10 +121,6 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
   // its own for life; a client that failed is not queryable, and pg-pool discards it on release.
   pool.on('connect', (client) => {
     client.on('error', (error) => logger.warn({ err: error }, 'PostgreSQL connection failed'));
-    // Queued ahead of whatever the pool's caller sends on this connection.
-    client.query(PLAN_CACHE_MODE).catch((error: unknown) => {
-      logger.warn({ err: error }, 'PostgreSQL: could not set plan_cache_mode; generic plans stay in use');
-    });
   });
   const listeners = new Set<ListenerConnection>();
 

@@ -82,7 +82,19 @@ ORDER BY c.id`;
 
 const MARK_SQL = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])';
 
-const ASYNC_COMMIT_SQL = 'SET LOCAL synchronous_commit = off';
+/*
+ * For the relay's transaction only:
+ * - The claim is planned for each call. Its generic plan, made while the outbox was nearly empty,
+ *   sequential-scans the outbox (published rows kept for the retention period included) and goes on
+ *   doing so as it grows, unless the table is analyzed (see PLAN_EVERY_CALL in db/postgres.ts).
+ * - The commit only records that the claimed rows went out. Should PostgreSQL crash before its WAL is
+ *   flushed (within wal_writer_delay), they read as unpublished again and go out again, as after any
+ *   relay crash (consumers deduplicate): so the relay does not wait for the flush, and claims its next
+ *   batch that much sooner. WAL is flushed in order, so a lost mark never leaves a later row of the
+ *   same key marked (per-key order holds). A claim that found nothing writes no WAL at all.
+ */
+const RELAY_SETTINGS_SQL = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
+  set_config('synchronous_commit', 'off', true)`;
 
 // Tells writers a relay is busy, so they skip NOTIFY (outboxQuietNotifyMigration). Rows already marked
 // say so well enough within one window; the update is skipped then, to keep relays off this row.
@@ -136,14 +148,9 @@ export function createOutboxRelay(options: OutboxRelayOptions): OutboxRelay {
   /** One claim–publish–mark transaction; returns rows published and whether the claim came back full. */
   const relayBatch = () =>
     db.transaction(async (tx) => {
+      await tx.query(RELAY_SETTINGS_SQL);
       const { rows } = await tx.query<OutboxRow>(CLAIM_SQL, [batchSize]);
       if (rows.length === 0) return { published: 0, full: false };
-      // The commit below only records that these rows went out. Should PostgreSQL crash before its WAL
-      // is flushed (within wal_writer_delay), the rows read as unpublished again and go out again, as
-      // after any relay crash (consumers deduplicate): so the relay does not wait for the flush, and
-      // claims its next batch that much sooner. WAL is flushed in order, so a lost mark never leaves a
-      // later row of the same key marked (per-key order holds).
-      await tx.query(ASYNC_COMMIT_SQL);
       const messages: BrokerMessage[] = rows.map((row) => {
         const message: BrokerMessage = {
           id: row.message_id,

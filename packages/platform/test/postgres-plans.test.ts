@@ -1,0 +1,48 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createPostgresDatabase, silentLogger, type Database } from '../src/index.js';
+import { createTestDatabase, testServices, type TestDatabase } from '../src/testing/index.js';
+
+const skip = !testServices().postgresUrl;
+
+/**
+ * Pools opened with planEveryCall plan each prepared statement per call (see PLAN_EVERY_CALL): every
+ * connection they hand out has plan_cache_mode = force_custom_plan before its first statement, and
+ * other pools leave the server's default.
+ */
+describe.skipIf(skip)(`plan_cache_mode by pool${skip ? ' [skipped: needs PostgreSQL]' : ''}`, () => {
+  let tdb: TestDatabase;
+  const pools: Database[] = [];
+  beforeAll(async () => {
+    tdb = await createTestDatabase([]);
+  });
+  afterAll(async () => {
+    await Promise.all(pools.map((pool) => pool.close()));
+    await tdb?.dispose();
+  });
+
+  const open = (planEveryCall: boolean) => {
+    const pool = createPostgresDatabase({
+      url: tdb.url!,
+      logger: silentLogger(),
+      maxConnections: 4,
+      planEveryCall,
+    });
+    pools.push(pool);
+    return pool;
+  };
+  // Through the pool (prepared, with a parameter) and inside a transaction, on several connections at once.
+  const modes = async (db: Database) => {
+    const read = () =>
+      db.query<{ mode: string }>('SELECT current_setting($1) AS mode, pg_sleep(0.05)', ['plan_cache_mode']);
+    const inTransaction = db.transaction((tx) =>
+      tx.query<{ mode: string }>('SELECT current_setting($1) AS mode', ['plan_cache_mode']),
+    );
+    const results = await Promise.all([read(), read(), read(), inTransaction]);
+    return new Set(results.map((r) => r.rows[0]!.mode));
+  };
+
+  it('when a pool plans every call, then each of its connections has force_custom_plan; a default pool keeps auto', async () => {
+    expect(await modes(open(true))).toEqual(new Set(['force_custom_plan']));
+    expect(await modes(open(false))).toEqual(new Set(['auto']));
+  });
+});
