@@ -25,7 +25,6 @@ export {
   OUTBOX_QUIET_WINDOW_MS,
   OUTBOX_TRACEPARENT_SETTING,
 } from './outbox/outbox-schema.js';
-export { appendToOutbox, type OutboxEntry } from './outbox/outbox-writer.js';
 export { createOutboxRelay, type OutboxRelay, type OutboxRelayOptions } from './outbox/outbox-relay.js';
 export { createShutdown, type Shutdown, type ShutdownOptions } from './shutdown.js';
 export { createCloser, type Closer, type CloseStep } from './closer.js';

@@ -2,7 +2,6 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
-  appendToOutbox,
   createMemoryBroker,
   createOutboxRelay,
   createRedisBroker,
@@ -15,6 +14,7 @@ import {
   type OutboxRelay,
 } from '../src/index.js';
 import {
+  appendToOutbox,
   createTestDatabase,
   createTestRedis,
   redisSkipReason,

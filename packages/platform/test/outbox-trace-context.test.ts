@@ -1,6 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  appendToOutbox,
   createMemoryBroker,
   createOutboxRelay,
   formatTraceparent,
@@ -12,7 +11,7 @@ import {
   type Broker,
   type Delivery,
 } from '../src/index.js';
-import { createTestDatabase, waitFor, type TestDatabase } from '../src/testing/index.js';
+import { appendToOutbox, createTestDatabase, waitFor, type TestDatabase } from '../src/testing/index.js';
 
 const logger = silentLogger();
 const TOPIC = 'traced-events';

@@ -12,6 +12,13 @@ export const OUTBOX_QUIET_WINDOW_MS = 200;
 /**
  * The outbox table, owned by the platform and included in each service's migrations.
  *
+ * Writers insert into it with their own statements, in the transaction of the change each row
+ * describes, set-based (one INSERT … SELECT for a whole batch): score-maker's T1 and compensation
+ * statements (saga-commands.ts names their columns once), line-provider's event changes and batch
+ * functions. A writer fills `topic`, `message_key`, `type`, `payload` (the message, JSON) and, when it
+ * has one, `traceparent` (W3C trace context; a later platform migration adds the column); `id`,
+ * `message_id` and `created_at` take their defaults and `published_at` stays NULL for the relay.
+ *
  * - `message_key` orders messages: the relay never publishes a row while an earlier unpublished row of
  *   the same key is held by another relay (see outbox-relay.ts).
  * - The two partial indexes keep the relay's claim and its per-key check cheap however many published

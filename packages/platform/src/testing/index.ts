@@ -2,6 +2,7 @@ export { testServices, redisSkipReason, type TestServices } from './services.js'
 export { createTestDatabase, type TestDatabase } from './test-database.js';
 export { createTestRedis, type TestRedis } from './test-redis.js';
 export { waitFor } from './wait-for.js';
+export { appendToOutbox, type OutboxEntry } from './outbox-rows.js';
 export { startPrivateRedis, redisServerAvailable, type PrivateRedis } from './private-redis.js';
 export { startPrivatePostgres, privatePostgresAvailable, type PrivatePostgres } from './private-postgres.js';
 export { freePort } from './free-port.js';

@@ -11,8 +11,9 @@ export interface OutboxEntry {
 }
 
 /**
- * Adds messages to the outbox inside the caller's transaction, so they exist exactly when the change
- * they describe commits. Returns the generated message ids, in order.
+ * Test rows for the outbox relay: adds messages to the outbox inside the caller's transaction, as a
+ * service's own set-based INSERT would (the table's contract for writers is stated with
+ * outboxMigration). Returns the generated message ids, in order.
  */
 export async function appendToOutbox(tx: Queryable, entries: readonly OutboxEntry[]): Promise<string[]> {
   if (entries.length === 0) return [];
