@@ -93,7 +93,7 @@ const MARK_SQL = 'UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigi
  *   batch that much sooner. WAL is flushed in order, so a lost mark never leaves a later row of the
  *   same key marked (per-key order holds). A claim that found nothing writes no WAL at all.
  */
-const RELAY_SETTINGS_SQL = `SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
+const RELAY_SETTINGS_SQL = `/* outbox relay */ SELECT set_config('plan_cache_mode', 'force_custom_plan', true),
   set_config('synchronous_commit', 'off', true)`;
 
 // Tells writers a relay is busy, so they skip NOTIFY (outboxQuietNotifyMigration). Rows already marked
