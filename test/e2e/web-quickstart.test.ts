@@ -98,7 +98,9 @@ describe('the web app on npm start (Chromium)', () => {
       .poll(() => card(event.id).getByTestId('histogram-4').locator('.bar-count').textContent())
       .toMatch(/^1/);
 
-    // A change: Shift+Tab back to the second star, Space.
+    // A change: Shift+Tab back to the second star, Space. The focus stayed on the fourth star while the
+    // score was sent and settled.
+    expect(await page.evaluate(() => document.activeElement?.getAttribute('aria-label'))).toBe('4 stars');
     seen = await recordTexts(page, status);
     await page.keyboard.press('Shift+Tab');
     await page.keyboard.press('Shift+Tab');

@@ -113,8 +113,12 @@ export function EventCard(props: {
                 class={current !== undefined && n <= current ? 'star on' : 'star'}
                 aria-pressed={current === n}
                 aria-label={`${n} ${n === 1 ? 'star' : 'stars'}`}
-                disabled={props.busy}
-                onClick={() => props.onScore(event, n)}
+                // Not `disabled` while the score is being sent: a disabled button loses the keyboard
+                // focus, and the user would have to find their place again after every score.
+                aria-disabled={props.busy}
+                onClick={() => {
+                  if (!props.busy) props.onScore(event, n);
+                }}
               >
                 ★
               </button>
