@@ -34,7 +34,7 @@ export function createEventChanges(deps: {
   const { db, sagas, cache, logger } = deps;
 
   return async function handle(messages: readonly EventChangedMessage[]): Promise<void> {
-    const newest = new Map<number, { version: number; event?: EventView }>();
+    const newest = new Map<number, { version: number; message: v1.EventChanged }>();
     const closes: { id: string; eventId: number }[] = [];
     for (const message of messages) {
       const change = parse(message.payload);
@@ -60,14 +60,17 @@ export function createEventChanges(deps: {
       crashPoint('worker.after-inbox');
     }
     await Promise.all(
-      [...newest].map(([eventId, { version, event }]) => cache.invalidate(eventId, version, event)),
+      // The whole event is read from the newest message of each event only.
+      [...newest].map(([eventId, { version, message }]) =>
+        cache.invalidate(eventId, version, eventAt(message)),
+      ),
     );
   };
 }
 
 function parse(
   payload: unknown,
-): { eventId: number; version: number; kind: v1.EventChangeKind; event?: EventView } | undefined {
+): { eventId: number; version: number; kind: v1.EventChangeKind; message: v1.EventChanged } | undefined {
   let change: v1.EventChanged;
   try {
     change = v1.EventChanged.fromJSON(payload);
@@ -76,7 +79,7 @@ function parse(
   }
   const { eventId, version, kind } = change;
   if (!Number.isSafeInteger(eventId) || eventId < 1 || !Number.isSafeInteger(version)) return undefined;
-  return { eventId, version, kind, event: eventAt(change) };
+  return { eventId, version, kind, message: change };
 }
 
 /** The whole event the message carries, if it is usable and at the message's version; else undefined. */
