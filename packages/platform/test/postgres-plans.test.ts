@@ -7,7 +7,7 @@ const skip = !testServices().postgresUrl;
 /**
  * Pools opened with planEveryCall plan each prepared statement per call (see PLAN_EVERY_CALL): every
  * connection they hand out has plan_cache_mode = force_custom_plan before its first statement, and
- * other pools leave the server's default.
+ * other pools leave the server's default. Every pool's connections have JIT off (see NO_JIT).
  */
 describe.skipIf(skip)(`plan_cache_mode by pool${skip ? ' [skipped: needs PostgreSQL]' : ''}`, () => {
   let tdb: TestDatabase;
@@ -31,11 +31,11 @@ describe.skipIf(skip)(`plan_cache_mode by pool${skip ? ' [skipped: needs Postgre
     return pool;
   };
   // Through the pool (prepared, with a parameter) and inside a transaction, on several connections at once.
-  const modes = async (db: Database) => {
+  const modes = async (db: Database, setting = 'plan_cache_mode') => {
     const read = () =>
-      db.query<{ mode: string }>('SELECT current_setting($1) AS mode, pg_sleep(0.05)', ['plan_cache_mode']);
+      db.query<{ mode: string }>('SELECT current_setting($1) AS mode, pg_sleep(0.05)', [setting]);
     const inTransaction = db.transaction((tx) =>
-      tx.query<{ mode: string }>('SELECT current_setting($1) AS mode', ['plan_cache_mode']),
+      tx.query<{ mode: string }>('SELECT current_setting($1) AS mode', [setting]),
     );
     const results = await Promise.all([read(), read(), read(), inTransaction]);
     return new Set(results.map((r) => r.rows[0]!.mode));
@@ -44,5 +44,15 @@ describe.skipIf(skip)(`plan_cache_mode by pool${skip ? ' [skipped: needs Postgre
   it('when a pool plans every call, then each of its connections has force_custom_plan; a default pool keeps auto', async () => {
     expect(await modes(open(true))).toEqual(new Set(['force_custom_plan']));
     expect(await modes(open(false))).toEqual(new Set(['auto']));
+  });
+
+  it('when any pool hands out a connection, then JIT is off on it, though the server has it on', async () => {
+    const server = await open(false).query<{ jit: string }>(
+      'SELECT reset_val AS jit FROM pg_settings WHERE name = $1',
+      ['jit'],
+    );
+    expect(server.rows[0]!.jit).toBe('on');
+    expect(await modes(open(true), 'jit')).toEqual(new Set(['off']));
+    expect(await modes(open(false), 'jit')).toEqual(new Set(['off']));
   });
 });

@@ -38,6 +38,20 @@ const parseInt8 = (value: string) => Number(value);
  * (planning them on each call doubles their CPU) and guarded against such scans by migration 0006.
  */
 export const PLAN_EVERY_CALL = 'SET plan_cache_mode = force_custom_plan';
+
+/*
+ * No JIT compilation on the services' connections. PostgreSQL compiles a statement with LLVM when its
+ * plan's estimated cost passes jit_above_cost (100,000 by default), and it decides that from the
+ * estimate, once per plan: a cached plan whose estimate is high compiles on every execution. The
+ * services' statements are short and read by key, so JIT never pays for itself here, and estimates can
+ * be far off: inside line-provider's batch functions (enable_seqscan = off, migration 0006) a
+ * statement with no index to use is costed at 10^10, and a plan cached there (the outbox's NOTIFY
+ * trigger's, reading a one-row table) then compiled, optimised and inlined on each call. Measured with
+ * bench:line-provider: after its first batch phase, LLVM took 42 % of the machine's CPU and
+ * PostgreSQL's CPU per ApplyScore went from 0.10 to 0.76 ms.
+ */
+export const NO_JIT = 'SET jit = off';
+
 const statementNames = new Map<string, string>();
 function prepared(text: string, params: readonly unknown[] | undefined): pg.QueryConfig {
   if (!params) return { text };
@@ -102,12 +116,11 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
     idleTimeoutMillis: 30_000,
     types,
     // pg-pool awaits what onConnect returns before it hands the connection out (its types say void).
-    ...(options.planEveryCall && {
-      // eslint-disable-next-line @typescript-eslint/no-misused-promises
-      onConnect: async (client: pg.ClientBase) => {
-        await client.query(PLAN_EVERY_CALL);
-      },
-    }),
+    // One simple-protocol round trip per new connection.
+    // eslint-disable-next-line @typescript-eslint/no-misused-promises
+    onConnect: async (client: pg.ClientBase) => {
+      await client.query(options.planEveryCall ? `${NO_JIT}; ${PLAN_EVERY_CALL}` : NO_JIT);
+    },
   });
   // An idle client whose server connection drops is re-emitted here; without a handler it would crash
   // the process. The client's own listener below has logged it already; the pool replaces it on next use.
