@@ -77,3 +77,4 @@ export {
 } from './telemetry/readiness.js';
 export { periodic, type Periodic, type PeriodicOptions } from './periodic.js';
 export { readOutboxBacklog } from './outbox/outbox-backlog.js';
+export { createGroupCommit, type GroupCommit, type GroupCommitOptions } from './group-commit.js';

@@ -72,7 +72,14 @@ export async function buildLineProvider(
   const broker = deps.broker ?? openBroker({ url: config.REDIS_URL, prefix: config.REDIS_PREFIX, logger });
 
   const events = createEventUseCases({ db, events: createEventRepository() });
-  const scores = createScoreUseCases({ db, ledger: createScoreLedgerRepository() });
+  const scores = createScoreUseCases({
+    db,
+    ledger: createScoreLedgerRepository(),
+    grouping: {
+      maxInFlight: config.LINE_PROVIDER_SINGLE_CALL_CONCURRENCY,
+      maxBatch: config.LINE_PROVIDER_SINGLE_CALL_BATCH_SIZE,
+    },
+  });
   const tokens = { admin: config.LINE_PROVIDER_ADMIN_TOKEN, internal: config.LINE_PROVIDER_INTERNAL_TOKEN };
 
   // channelz (grpc-js's per-call counters and timestamps for its debugging service) is off: nothing

@@ -51,6 +51,13 @@ export const lineProviderConfigSchema = {
   LINE_PROVIDER_INTERNAL_TOKEN: env.secret(16),
   /** The original contract had no auth; set true to make it require the internal token too. */
   LINE_PROVIDER_LEGACY_REQUIRE_TOKEN: env.boolean(false),
+  /**
+   * Single ApplyScore/RevertScore statements running at once. Single calls that arrive while they run
+   * go together in the next one (group commit), so a busy line-provider commits many calls at once.
+   */
+  LINE_PROVIDER_SINGLE_CALL_CONCURRENCY: env.integer(2, { min: 1, max: 200 }),
+  /** The most single calls one statement applies; 1 runs each call in a statement of its own. */
+  LINE_PROVIDER_SINGLE_CALL_BATCH_SIZE: env.integer(200, { min: 1, max: 1000 }),
   /** How often the deadline closer looks for open events past their deadline. */
   DEADLINE_CHECK_INTERVAL: env.duration('1s'),
   /** How often the outbox relay looks for new rows when no NOTIFY has woken it. */

@@ -1,4 +1,12 @@
-import { AppError, crashPoint, isAppError, type Database } from '@scoreline/platform';
+import {
+  activeTraceparent,
+  AppError,
+  crashPoint,
+  createGroupCommit,
+  isAppError,
+  type Database,
+  type GroupCommitOptions,
+} from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
 import { checkScoreBatch, checkScoreInput, type ApplyScoreInput } from '../domain/score-input.js';
 import type {
@@ -6,6 +14,7 @@ import type {
   ApplyItem,
   LedgerView,
   RevertAnswer,
+  RevertItem,
   ScoreLedgerRepository,
 } from '../data-access/score-ledger-repository.js';
 
@@ -28,21 +37,50 @@ function inBatch(error: unknown): unknown {
   return new AppError('INVALID_ARGUMENT', `${field}: ${error.message}`, { field, cause: error });
 }
 
+/** Single calls' group commit: statements at once, and items in one, at most. */
+export const DEFAULT_SINGLE_CALL_GROUPING: GroupCommitOptions = { maxInFlight: 2, maxBatch: 200 };
+
 /**
  * ApplyScore and RevertScore (DESIGN.md §3, T2), one item or a batch: each call is one statement in
- * PostgreSQL, so one transaction, idempotent per (score id, version). The single calls are batches
- * of one; a bad item refuses the whole batch with INVALID_ARGUMENT naming it, and nothing changes.
+ * PostgreSQL, so one transaction, idempotent per (score id, version). A bad item refuses the whole
+ * batch with INVALID_ARGUMENT naming it, and nothing changes.
+ *
+ * The single calls are batches too: a call goes out at once while fewer than `grouping.maxInFlight`
+ * statements of single calls run, and calls that arrive meanwhile go together in the next one (the
+ * platform's createGroupCommit), at most one per score id, so one score's versions keep the order they
+ * arrived in. Each call still gets its own answer and its own error: a statement that fails is tried
+ * again item by item. A call inside a trace runs alone, so the EventChanged it writes carries its own
+ * trace context.
  */
-export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRepository }) {
+export function createScoreUseCases(deps: {
+  db: Database;
+  ledger: ScoreLedgerRepository;
+  grouping?: GroupCommitOptions;
+}) {
   const { db, ledger } = deps;
+  const grouping = deps.grouping ?? DEFAULT_SINGLE_CALL_GROUPING;
+  const applyGroup = createGroupCommit<ApplyItem, ApplyAnswer>({
+    options: grouping,
+    key: (item) => item.scoreId,
+    writeMany: (items) => ledger.applyScores(db, items, null),
+  });
+  const revertGroup = createGroupCommit<RevertItem, RevertAnswer>({
+    options: grouping,
+    key: (item) => item.scoreId,
+    writeMany: (items) => ledger.revertScores(db, items, null),
+  });
 
   return {
     async applyScore(input: ApplyScoreInput): Promise<ApplyScoreResult> {
       const violation = checkScoreInput(input, APPLY_FIELDS);
       if (violation) throw invalid(violation);
-      const [answer] = await ledger.applyScores(db, [{ ...input, rate: input.rate as Rate }]);
+      const item: ApplyItem = { ...input, rate: input.rate as Rate };
+      const traceparent = activeTraceparent();
+      const answer = traceparent
+        ? (await ledger.applyScores(db, [item], traceparent))[0]!
+        : await applyGroup.write(item);
       crashPoint('line-provider.after-commit');
-      return answer!;
+      return answer;
     },
 
     async applyScores(items: readonly ApplyScoreInput[]): Promise<ApplyScoreResult[]> {
@@ -61,9 +99,12 @@ export function createScoreUseCases(deps: { db: Database; ledger: ScoreLedgerRep
     async revertScore(input: RevertScoreInput): Promise<RevertScoreResult> {
       const violation = checkScoreInput(input, REVERT_FIELDS);
       if (violation) throw invalid(violation);
-      const [answer] = await ledger.revertScores(db, [input]);
+      const traceparent = activeTraceparent();
+      const answer = traceparent
+        ? (await ledger.revertScores(db, [input], traceparent))[0]!
+        : await revertGroup.write(input);
       crashPoint('line-provider.after-commit');
-      return answer!;
+      return answer;
     },
 
     /** GetScoreLedger: the score's ledger and recorded versions. NOT_FOUND when never seen. */
