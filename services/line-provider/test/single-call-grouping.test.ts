@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto';
-import * as grpc from '@grpc/grpc-js';
 import { v1 } from '@scoreline/contracts';
 import type { Queryable } from '@scoreline/platform';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createScoreLedgerRepository } from '../src/data-access/score-ledger-repository.js';
 import { createScoreUseCases } from '../src/use-cases/scores.js';
-import { createEvent, grpcError, startHarness, type Harness } from './helpers.js';
+import { createEvent, startHarness, type Harness } from './helpers.js';
 
 /*
  * Single ApplyScore and RevertScore calls that arrive together go to PostgreSQL together: while two
@@ -87,40 +86,55 @@ describe('single calls grouped into statements', () => {
     await h.call('closeEvent', { eventId: closed.id }, 'admin');
     const taken = randomUUID();
     await apply({ scoreId: taken, version: 1, eventId: open.id, userId: 'owner', rate: 5 });
-    const good = Array.from({ length: 20 }, (_, i) => ({
+    // The use cases over the same database, one statement at a time; the first statement is held until
+    // every other call waits, so that those all go in the next statement together.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const statements: number[] = [];
+    const ledger = createScoreLedgerRepository();
+    const gated: typeof ledger = {
+      ...ledger,
+      applyScores: async (db: Queryable, items, traceparent) => {
+        statements.push(items.length);
+        if (statements.length === 1) await held;
+        return ledger.applyScores(db, items, traceparent);
+      },
+    };
+    const scores = createScoreUseCases({
+      db: h.db,
+      ledger: gated,
+      grouping: { maxInFlight: 1, maxBatch: 50 },
+    });
+    const item = (i: number, eventId = open.id) => ({
       scoreId: randomUUID(),
       version: 1,
-      eventId: open.id,
+      eventId,
       userId: `r${i}`,
       rate: 2,
-    }));
-    const late = { scoreId: randomUUID(), version: 1, eventId: closed.id, userId: 'late', rate: 3 };
-    const missing = { scoreId: randomUUID(), version: 1, eventId: 999_999, userId: 'lost', rate: 3 };
+    });
+    const good = Array.from({ length: 20 }, (_, i) => item(i));
     // The taken score id, sent again for another user: INVALID_ARGUMENT, for this call only.
     const thief = { scoreId: taken, version: 2, eventId: open.id, userId: 'thief', rate: 1 };
+    const calls = [
+      item(-1),
+      ...good.slice(0, 10),
+      thief,
+      ...good.slice(10),
+      item(-2, closed.id),
+      item(-3, 999_999),
+    ];
 
-    const [refused, ...answers] = await Promise.allSettled([
-      apply(thief),
-      ...good.map(apply),
-      apply(late),
-      apply(missing),
-    ]);
+    const settled = Promise.allSettled(calls.map((c) => scores.applyScore(c)));
+    release();
+    const answers = (await settled).map((a) => (a.status === 'fulfilled' ? a.value : a.reason));
 
-    expect(refused!.status).toBe('rejected');
-    await grpcError(Promise.reject((refused as PromiseRejectedResult).reason), grpc.status.INVALID_ARGUMENT);
-    const values = answers.map((a) => (a.status === 'fulfilled' ? a.value : a.reason));
-    expect(values.slice(0, 20)).toEqual(
-      good.map(() => expect.objectContaining({ outcome: v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_APPLIED })),
-    );
-    expect(values[20]).toMatchObject({
-      outcome: v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_REJECTED,
-      reason: v1.ScoreRejectReason.SCORE_REJECT_REASON_EVENT_CLOSED,
-    });
-    expect(values[21]).toMatchObject({
-      outcome: v1.ApplyScoreOutcome.APPLY_SCORE_OUTCOME_REJECTED,
-      reason: v1.ScoreRejectReason.SCORE_REJECT_REASON_EVENT_NOT_FOUND,
-    });
-    expect(await aggregates(open.id)).toMatchObject({ count: 21, sum: 5 + 20 * 2 });
+    // Alone, then all the others in one statement, which was refused and tried again call by call.
+    expect(statements).toEqual([1, calls.length - 1, ...Array<number>(calls.length - 1).fill(1)]);
+    expect(answers[11]).toMatchObject({ code: 'INVALID_ARGUMENT', field: 'score_id' });
+    expect(answers.filter((a) => (a as { outcome?: string }).outcome === 'APPLIED')).toHaveLength(21);
+    expect(answers.at(-2)).toMatchObject({ outcome: 'REJECTED', reason: 'EVENT_CLOSED' });
+    expect(answers.at(-1)).toMatchObject({ outcome: 'REJECTED', reason: 'EVENT_NOT_FOUND' });
+    expect(await aggregates(open.id)).toMatchObject({ count: 22, sum: 5 + 21 * 2 });
   });
 
   it("when a score's versions arrive together, then they are applied in the order they arrived", async () => {
