@@ -52,21 +52,25 @@ describe('npm run start:line-provider (src/main.ts)', () => {
       });
 
       it('when SIGTERM arrives during a call, then the call finishes, and the process exits 0', async () => {
-        const port = 20_000 + Math.floor(Math.random() * 20_000);
         const proc = run({
           LINE_PROVIDER_DATABASE_URL: tdb.url!,
           REDIS_URL: 'memory://',
           LINE_PROVIDER_GRPC_HOST: '127.0.0.1',
-          LINE_PROVIDER_GRPC_PORT: String(port),
+          LINE_PROVIDER_GRPC_PORT: '0', // any free port: the log line says which
           LINE_PROVIDER_HTTP_PORT: '0',
           LINE_PROVIDER_ADMIN_TOKEN: ADMIN_TOKEN,
           LINE_PROVIDER_INTERNAL_TOKEN: INTERNAL_TOKEN,
         });
         try {
-          await waitFor(() => proc.output().includes('line-provider listening'), {
-            what: 'the server',
-            timeoutMs: 60_000,
-          });
+          const port = await Promise.race([
+            waitFor(() => /"port":(\d+).*line-provider listening/.exec(proc.output())?.[1], {
+              what: 'the server',
+              timeoutMs: 60_000,
+            }).then(Number),
+            proc.exit.then((code) => {
+              throw new Error(`line-provider exited (${code}) before listening:\n${proc.output()}`);
+            }),
+          ]);
           const client = new v1.EventServiceClient(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
           const metadata = (token: string) => {
             const m = new grpc.Metadata();
