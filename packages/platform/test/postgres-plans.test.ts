@@ -1,5 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createPostgresDatabase, silentLogger, type Database } from '../src/index.js';
+import {
+  createPostgresDatabase,
+  openPglite,
+  silentLogger,
+  type Database,
+  type Queryable,
+} from '../src/index.js';
 import { createTestDatabase, testServices, type TestDatabase } from '../src/testing/index.js';
 
 const skip = !testServices().postgresUrl;
@@ -55,4 +61,54 @@ describe.skipIf(skip)(`plan_cache_mode by pool${skip ? ' [skipped: needs Postgre
     expect(await modes(open(true), 'jit')).toEqual(new Set(['off']));
     expect(await modes(open(false), 'jit')).toEqual(new Set(['off']));
   });
+});
+
+/*
+ * A transaction's own settings (TransactionOptions.settings, which the outbox relay uses for its
+ * commit without WAL flush): in effect inside it, gone after it, on both drivers; a setting that is not
+ * a plain word is refused before anything is sent.
+ */
+describe('transaction settings', () => {
+  const drivers: [string, () => Promise<{ db: Database; dispose: () => Promise<unknown> }>][] = [
+    [
+      'PGlite',
+      async () => {
+        const instance = await openPglite();
+        return { db: await instance.database('settings'), dispose: () => instance.close() };
+      },
+    ],
+  ];
+  if (!skip) {
+    drivers.push([
+      'PostgreSQL',
+      async () => {
+        const tdb = await createTestDatabase([]);
+        const db = createPostgresDatabase({ url: tdb.url!, logger: silentLogger(), maxConnections: 1 });
+        return { db, dispose: async () => (await db.close(), await tdb.dispose()) };
+      },
+    ]);
+  }
+
+  it.each(drivers)(
+    'when a transaction names settings on %s, then they hold inside it only',
+    async (_, open) => {
+      const { db, dispose } = await open();
+      try {
+        const read = (q: Queryable) =>
+          q.query<{ sync: string; mode: string }>(
+            `SELECT current_setting('synchronous_commit') AS sync, current_setting('plan_cache_mode') AS mode`,
+          );
+        const inside = await db.transaction((tx) => read(tx), {
+          settings: { synchronous_commit: 'off', plan_cache_mode: 'force_custom_plan' },
+        });
+        expect(inside.rows[0]).toEqual({ sync: 'off', mode: 'force_custom_plan' });
+        expect((await read(db)).rows[0]).toEqual({ sync: 'on', mode: 'auto' });
+        await expect(
+          db.transaction((tx) => read(tx), { settings: { synchronous_commit: "off'); DROP TABLE x; --" } }),
+        ).rejects.toThrow(/invalid transaction setting/);
+      } finally {
+        await dispose();
+      }
+    },
+  );
 });

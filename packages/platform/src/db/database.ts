@@ -23,6 +23,24 @@ export type IsolationLevel = 'read committed' | 'repeatable read' | 'serializabl
 
 export interface TransactionOptions {
   isolation?: IsolationLevel;
+  /**
+   * Settings for this transaction only (as SET LOCAL), such as `{ synchronous_commit: 'off' }`. With
+   * PostgreSQL they go with the BEGIN, in the same round trip. Names and values are the code's own,
+   * never user input: both must be plain words (letters, digits, `_`, `.`, `-`).
+   */
+  settings?: Readonly<Record<string, string>>;
+}
+
+/** `SELECT set_config(…, true), …` for a transaction's settings; undefined when there are none. */
+export function transactionSettingsSql(settings: TransactionOptions['settings']): string | undefined {
+  const entries = Object.entries(settings ?? {});
+  if (entries.length === 0) return undefined;
+  const word = /^[A-Za-z0-9_.-]+$/;
+  for (const [name, value] of entries) {
+    if (!word.test(name) || !word.test(value))
+      throw new Error(`invalid transaction setting ${name}=${value}`);
+  }
+  return `SELECT ${entries.map(([name, value]) => `set_config('${name}', '${value}', true)`).join(', ')}`;
 }
 
 export type Unlisten = () => Promise<void>;

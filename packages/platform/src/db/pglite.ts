@@ -1,5 +1,11 @@
 import { PGlite, types as pgliteTypes } from '@electric-sql/pglite';
-import type { Database, QueryResult, Queryable, Row } from './database.js';
+import {
+  transactionSettingsSql,
+  type Database,
+  type QueryResult,
+  type Queryable,
+  type Row,
+} from './database.js';
 import { prepareDataFolder } from './pglite-disk.js';
 
 export interface PgliteOptions {
@@ -124,6 +130,8 @@ function handle(pg: PGlite, exclusive: Exclusive, close: () => Promise<void>): D
         pg.transaction(async (inner) => {
           if (txOptions.isolation)
             await inner.query(`SET TRANSACTION ISOLATION LEVEL ${txOptions.isolation}`);
+          const settings = transactionSettingsSql(txOptions.settings);
+          if (settings) await inner.query(settings);
           const tx: Queryable = {
             async query<R = Row>(text: string, params?: readonly unknown[]) {
               return toResult(await inner.query<R>(text, params as unknown[] | undefined));

@@ -2,7 +2,14 @@ import { createHash } from 'node:crypto';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { AppError } from '../errors.js';
-import type { Database, QueryResult, Queryable, Row, TransactionOptions } from './database.js';
+import {
+  transactionSettingsSql,
+  type Database,
+  type QueryResult,
+  type Queryable,
+  type Row,
+  type TransactionOptions,
+} from './database.js';
 
 const INT8_OID = 20;
 
@@ -163,7 +170,10 @@ export function createPostgresDatabase(options: PostgresOptions): Database {
       // so pg-pool discards it on release instead of returning it to the pool.
       let broken: Error | undefined;
       try {
-        await client.query(txOptions.isolation ? `BEGIN ISOLATION LEVEL ${txOptions.isolation}` : 'BEGIN');
+        const begin = txOptions.isolation ? `BEGIN ISOLATION LEVEL ${txOptions.isolation}` : 'BEGIN';
+        const settings = transactionSettingsSql(txOptions.settings);
+        // Several statements in one simple query: one round trip.
+        await client.query(settings ? `${begin}; ${settings}` : begin);
         const tx: Queryable = {
           async query<R = Row>(text: string, params?: readonly unknown[]): Promise<QueryResult<R>> {
             const result = await client.query(prepared(text, params));
