@@ -105,11 +105,12 @@ describe('outbox relay on the test database', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
-  it('when a relay has just published, then writers skip NOTIFY and the relay still takes their rows at once', async () => {
+  it('when a busy relay has just published, then writers skip NOTIFY and the relay still takes their rows at once', async () => {
     const { broker, published } = recording(createMemoryBroker());
     let notifications = 0;
     const unlisten = await tdb.db.listen(OUTBOX_CHANNEL, () => notifications++);
-    const relay = createOutboxRelay({ db: tdb.db, broker, logger, pollIntervalMs: 60_000 });
+    // Busy from the first row on (the default is 40 rows in a window).
+    const relay = createOutboxRelay({ db: tdb.db, broker, logger, pollIntervalMs: 60_000, quietFromRows: 1 });
     relays.push(relay);
     try {
       await relay.start();
@@ -122,6 +123,35 @@ describe('outbox relay on the test database', () => {
       expect(Date.now() - started).toBeLessThan(1000); // found by brisk polling, not the 60 s poll
       await new Promise((r) => setTimeout(r, 50));
       expect(notifications).toBe(1);
+    } finally {
+      await unlisten();
+    }
+  });
+
+  it('when a relay publishes fewer rows than make it busy, then every commit notifies and wakes it at once', async () => {
+    const { broker, published } = recording(createMemoryBroker());
+    let notifications = 0;
+    const unlisten = await tdb.db.listen(OUTBOX_CHANNEL, () => notifications++);
+    const relay = createOutboxRelay({
+      db: tdb.db,
+      broker,
+      logger,
+      pollIntervalMs: 60_000,
+      quietFromRows: 50,
+    });
+    relays.push(relay);
+    try {
+      await relay.start();
+      await new Promise((r) => setTimeout(r, 100));
+      for (let i = 1; i <= 6; i++) {
+        await insert(tdb.db, [{ key: 'a', n: i }]);
+        await waitFor(() => published.length === i, { what: `row ${i}`, timeoutMs: 1000 });
+      }
+      await waitFor(() => notifications === 6, { what: 'a notification per commit', timeoutMs: 1000 });
+      const { rows } = await tdb.db.query<{ quiet: boolean }>(
+        `SELECT last_published_at = '-infinity' AS quiet FROM outbox_relay_activity`,
+      );
+      expect(rows[0]!.quiet).toBe(true); // never told writers it was busy
     } finally {
       await unlisten();
     }

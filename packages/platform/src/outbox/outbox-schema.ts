@@ -56,8 +56,8 @@ CREATE TRIGGER outbox_notify AFTER INSERT ON outbox FOR EACH STATEMENT EXECUTE F
  * NOTIFY only when no relay is busy. Every committing transaction that has called NOTIFY takes one
  * database-wide lock for the rest of its commit, WAL flush included, so under load NOTIFY serialises the
  * write path's commits (measured here: plain outbox inserts at 32 clients fell from 12.8k to 5.9k/s
- * with a NOTIFY per statement). A busy relay needs no wake-up: it records when it last published, and
- * the trigger stays quiet while that was recent.
+ * with a NOTIFY per statement). A busy relay needs no wake-up: it records when it last published
+ * while busy (outbox-relay.ts, QUIET_FROM_ROWS), and the trigger stays quiet while that was recent.
  */
 export const outboxQuietNotifyMigration: Migration = {
   id: 'platform/0002_outbox_quiet_notify',
