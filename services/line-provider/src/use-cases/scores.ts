@@ -5,6 +5,7 @@ import {
   createGroupCommit,
   isAppError,
   type Database,
+  type GroupCommit,
   type GroupCommitOptions,
 } from '@scoreline/platform';
 import type { Rate } from '../domain/event.js';
@@ -37,9 +38,6 @@ function inBatch(error: unknown): unknown {
   return new AppError('INVALID_ARGUMENT', `${field}: ${error.message}`, { field, cause: error });
 }
 
-/** Single calls' group commit: statements at once, and items in one, at most. */
-export const DEFAULT_SINGLE_CALL_GROUPING: GroupCommitOptions = { maxInFlight: 2, maxBatch: 200 };
-
 /**
  * ApplyScore and RevertScore (DESIGN.md §3, T2), one item or a batch: each call is one statement in
  * PostgreSQL, so one transaction, idempotent per (score id, version). A bad item refuses the whole
@@ -55,10 +53,10 @@ export const DEFAULT_SINGLE_CALL_GROUPING: GroupCommitOptions = { maxInFlight: 2
 export function createScoreUseCases(deps: {
   db: Database;
   ledger: ScoreLedgerRepository;
-  grouping?: GroupCommitOptions;
+  /** The single calls' group commit (LINE_PROVIDER_SINGLE_CALL_CONCURRENCY and _BATCH_SIZE). */
+  grouping: GroupCommitOptions;
 }) {
-  const { db, ledger } = deps;
-  const grouping = deps.grouping ?? DEFAULT_SINGLE_CALL_GROUPING;
+  const { db, ledger, grouping } = deps;
   const applyGroup = createGroupCommit<ApplyItem, ApplyAnswer>({
     options: grouping,
     key: (item) => item.scoreId,
@@ -69,18 +67,24 @@ export function createScoreUseCases(deps: {
     key: (item) => item.scoreId,
     writeMany: (items) => ledger.revertScores(db, items, null),
   });
+  /** A single call: alone inside a trace (its EventChanged carries that trace), otherwise grouped. */
+  const single = async <I, R>(
+    group: GroupCommit<I, R>,
+    item: I,
+    alone: (traceparent: string) => Promise<R[]>,
+  ) => {
+    const traceparent = activeTraceparent();
+    const answer = traceparent ? (await alone(traceparent))[0]! : await group.write(item);
+    crashPoint('line-provider.after-commit');
+    return answer;
+  };
 
   return {
     async applyScore(input: ApplyScoreInput): Promise<ApplyScoreResult> {
       const violation = checkScoreInput(input, APPLY_FIELDS);
       if (violation) throw invalid(violation);
       const item: ApplyItem = { ...input, rate: input.rate as Rate };
-      const traceparent = activeTraceparent();
-      const answer = traceparent
-        ? (await ledger.applyScores(db, [item], traceparent))[0]!
-        : await applyGroup.write(item);
-      crashPoint('line-provider.after-commit');
-      return answer;
+      return single(applyGroup, item, (traceparent) => ledger.applyScores(db, [item], traceparent));
     },
 
     async applyScores(items: readonly ApplyScoreInput[]): Promise<ApplyScoreResult[]> {
@@ -99,12 +103,7 @@ export function createScoreUseCases(deps: {
     async revertScore(input: RevertScoreInput): Promise<RevertScoreResult> {
       const violation = checkScoreInput(input, REVERT_FIELDS);
       if (violation) throw invalid(violation);
-      const traceparent = activeTraceparent();
-      const answer = traceparent
-        ? (await ledger.revertScores(db, [input], traceparent))[0]!
-        : await revertGroup.write(input);
-      crashPoint('line-provider.after-commit');
-      return answer;
+      return single(revertGroup, input, (traceparent) => ledger.revertScores(db, [input], traceparent));
     },
 
     /** GetScoreLedger: the score's ledger and recorded versions. NOT_FOUND when never seen. */
